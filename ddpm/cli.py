@@ -1,0 +1,175 @@
+"""`python -m ddpm train | sample | evaluate | bench`."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, read_meta
+from .data import CLASSES, load_sprites, to_uint8
+from .device import autocast, use_bf16
+from .images import make_grid, upscale, write_animation, write_png
+from .sampler import sample_ddim, sample_ddpm, seeded_noise
+from .schedule import Schedule
+from .unet import UNetConfig
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dawnlike"
+DEFAULT_FEATURE_NET = DEFAULT_WEIGHTS.with_name("featnet.safetensors")
+OUTPUT_SUFFIXES = (".png", ".gif", ".mp4", ".npy")
+
+
+def _positive(kind: type):
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def _bf16_flag(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--bf16", dest="bf16", action="store_true", default=None, help="force bf16 autocast")
+    g.add_argument("--fp32", dest="bf16", action="store_false", help="force fp32")
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from .train import TrainConfig, train
+
+    data = load_sprites(a.data)
+    print(f"{len(data)} sprites from {a.data}: " + ", ".join(f"{c} {n}" for c, n in zip(data.classes, np.bincount(data.labels[data.labels >= 0], minlength=len(data.classes)))))
+    cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, ema=a.ema, p_uncond=a.p_uncond,
+                      flip=not a.no_flip, seed=a.seed, bf16=a.bf16, ckpt_every=a.ckpt_every, grid_every=a.grid_every,
+                      unet=UNetConfig(n_feat=a.n_feat, n_cfeat=len(data.classes), attention=not a.no_attention))
+    command = "python -m ddpm " + shlex.join(sys.argv[1:])
+    losses = train(data, a.out, cfg, resume=a.resume, command=command, data_name=Path(a.data).name)
+    print(f"wrote {a.out}; mean loss over the last 200 steps {np.mean(losses[-200:]):.4f}")
+
+
+def _context(name: str | None, n: int) -> torch.Tensor | None:
+    if name is None:
+        return None
+    return F.one_hot(torch.full((n,), CLASSES.index(name)), len(CLASSES)).float()
+
+
+def cmd_sample(a: argparse.Namespace) -> None:
+    out = Path(a.out)
+    if out.suffix not in OUTPUT_SUFFIXES:
+        raise SystemExit(f"--out must end in one of {', '.join(OUTPUT_SUFFIXES)}, not {out.name!r}")
+    model = load_model(a.weights)
+    device = next(model.parameters()).device
+    bf16 = use_bf16(device) if a.bf16 is None else a.bf16
+    x_T, gens = seeded_noise(a.seed, a.n)
+    x_T, c = x_T.to(device), _context(a.class_name, a.n)
+    c = c.to(device) if c is not None else None
+    if a.sampler == "ddpm":
+        schedule = Schedule().respace(a.steps or Schedule().T)
+        steps = sample_ddpm(model, schedule, x_T, noise_scale=a.noise_scale, generator=gens, context=c)
+        total = schedule.steps
+    else:
+        steps = sample_ddim(model, Schedule(), x_T, steps=a.steps or 25, context=c)
+        total = a.steps or 25
+    frames, x = [], x_T
+    want_frames = out.suffix in (".gif", ".mp4")
+    with autocast(device, bf16):
+        for step in tqdm(steps, total=total, desc=a.sampler, unit="step"):
+            x = step.x
+            if want_frames and (step.t % max(1, total // 100) == 0 or step.t <= 1):
+                frames.append(upscale(make_grid(to_uint8(x)), a.scale))
+    images = to_uint8(x)
+    if out.suffix == ".npy":
+        np.save(out, images)
+    elif out.suffix == ".png":
+        write_png(upscale(make_grid(images), a.scale), out)
+    else:
+        write_animation(frames, out)
+    print(f"wrote {out}")
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from .evaluate import evaluate, load_or_train_feature_net
+
+    model = load_model(a.weights)
+    data = load_sprites(a.data)
+    net = load_or_train_feature_net(Path(a.feature_net), data)
+    bf16 = use_bf16(next(model.parameters()).device) if a.bf16 is None else a.bf16
+    results = evaluate(model, data, net, n=a.n, seed=a.seed, bf16=bf16)
+    results["weights"] = str(a.weights or DEFAULT_WEIGHTS)
+    results["bf16"] = bf16
+    print(json.dumps(results, indent=2))
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+def cmd_info(a: argparse.Namespace) -> None:
+    print(json.dumps(read_meta(a.weights or DEFAULT_WEIGHTS), indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    p = argparse.ArgumentParser(prog="python -m ddpm", description="Train, sample and evaluate the sprite DDPM.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model on sprites")
+    t.add_argument("--data", default=str(DEFAULT_DATA), help="sheet folder, single-sprite folder, or the course's sprites .npy")
+    t.add_argument("--out", required=True, help="weights file to write (.safetensors); resumable state goes beside it")
+    t.add_argument("--steps", type=_positive(int), default=20_000)
+    t.add_argument("--batch-size", type=_positive(int), default=128)
+    t.add_argument("--lr", type=_positive(float), default=1e-3)
+    t.add_argument("--warmup", type=int, default=500)
+    t.add_argument("--ema", type=float, default=0.999)
+    t.add_argument("--p-uncond", type=float, default=0.1, help="context dropout rate")
+    t.add_argument("--no-flip", action="store_true", help="no horizontal-flip augmentation")
+    t.add_argument("--n-feat", type=_positive(int), default=UNetConfig.n_feat)
+    t.add_argument("--no-attention", action="store_true")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--ckpt-every", type=_positive(int), default=1000)
+    t.add_argument("--grid-every", type=int, default=2000, help="write a sample grid every N steps (0: never)")
+    t.add_argument("--resume", action="store_true", help="continue from the state file beside --out")
+    _bf16_flag(t)
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="draw sprites to a PNG grid, a GIF/MP4 of the denoising, or an .npy")
+    s.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")
+    s.add_argument("--n", type=_positive(int), default=16)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddpm")
+    s.add_argument("--steps", type=_positive(int), default=None, help="ddpm: 500 (fewer = respaced); ddim: 25")
+    s.add_argument("--noise-scale", type=float, default=1.0, help="λ, multiplies s3·z (0 = the no-noise sampler)")
+    s.add_argument("--class", dest="class_name", choices=CLASSES, default=None)
+    s.add_argument("--scale", type=_positive(int), default=4, help="nearest-neighbour upscale of images")
+    s.add_argument("--out", default="samples.png", help="FILE.png | .gif | .mp4 | .npy")
+    _bf16_flag(s)
+    s.set_defaults(func=cmd_sample)
+
+    e = sub.add_parser("evaluate", help="Sprite-FID, near-copies, diversity and class accuracy")
+    e.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")
+    e.add_argument("--data", default=str(DEFAULT_DATA))
+    e.add_argument("--feature-net", default=str(DEFAULT_FEATURE_NET), help="trained on --data and saved here if absent")
+    e.add_argument("--n", type=_positive(int), default=1000)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", default=None, help="also write the results here")
+    _bf16_flag(e)
+    e.set_defaults(func=cmd_evaluate)
+
+    i = sub.add_parser("info", help="print a checkpoint's metadata")
+    i.add_argument("--weights", default=None)
+    i.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `python -m ddpm`."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None

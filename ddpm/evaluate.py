@@ -1,0 +1,154 @@
+"""Sample quality: Sprite-FID on a small classifier's features, near-copies, diversity, class accuracy."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from .data import Sprites, random_hflip, to_tensor, to_uint8
+from .device import autocast
+from .sampler import Step, sample, sample_ddim, sample_ddpm, seeded_noise
+from .schedule import Schedule
+from .unet import ContextUnet
+
+NEAR_COPY_RMS = 2 / 255  # a sample this close (RMS over pixels, in [0, 1]) to a training tile is a copy
+
+
+class FeatureNet(nn.Module):
+    """A small CNN classifier of sprite classes; its pooled features stand in for Inception's."""
+
+    def __init__(self, n_classes: int = 5, width: int = 32) -> None:
+        super().__init__()
+
+        def block(i: int, o: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.Conv2d(o, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU())
+
+        self.body = nn.Sequential(block(3, width), nn.MaxPool2d(2), block(width, 2 * width), nn.MaxPool2d(2), block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(4 * width, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled (B, 4·width) features of images in [−1, 1]."""
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def train_feature_net(data: Sprites, steps: int = 600, seed: int = 0) -> FeatureNet:
+    """Fit the feature network to the class labels of `data` (flips as augmentation)."""
+    labelled = data.labels >= 0
+    x, y = to_tensor(data.images[labelled]), torch.from_numpy(data.labels[labelled])
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = FeatureNet(len(data.classes))
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    for _ in tqdm(range(steps), desc="feature net", unit="step", leave=False):
+        idx = torch.randint(len(x), (128,), generator=gen)
+        loss = F.cross_entropy(net(random_hflip(x[idx], gen)), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    return net.eval()
+
+
+def load_or_train_feature_net(path: Path, data: Sprites) -> FeatureNet:
+    """The feature network stored at `path`, trained on `data` and saved there first if absent."""
+    if path.is_file():
+        state = load_file(str(path))
+        net = FeatureNet(n_classes=state["head.bias"].shape[0], width=state["head.weight"].shape[1] // 4)
+        net.load_state_dict(state)
+        return net.eval()
+    net = train_feature_net(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+    return net
+
+
+@torch.no_grad()
+def features(net: FeatureNet, images: np.ndarray) -> np.ndarray:
+    """Feature vectors (N, D) of uint8 sprites, float64 for the covariance."""
+    return torch.cat([net.features(to_tensor(images[i : i + 500])) for i in range(0, len(images), 500)]).double().numpy()
+
+
+@torch.no_grad()
+def classify(net: FeatureNet, images: np.ndarray) -> np.ndarray:
+    """Predicted class index of each uint8 sprite."""
+    return np.concatenate([net(to_tensor(images[i : i + 500])).argmax(1).numpy() for i in range(0, len(images), 500)])
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """‖μa − μb‖² + Tr(Σa + Σb − 2(Σa Σb)^½) of two feature sets (Heusel et al. 2017)."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # Tr((Σa Σb)^½) = Σ √λ of Σa^½ Σb Σa^½, which is symmetric PSD: eigh is exact and stable.
+    w, v = np.linalg.eigh(cov_a)
+    sqrt_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    lam = np.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.sqrt(np.clip(lam, 0, None)).sum())
+
+
+def nearest_rms(samples: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """RMS pixel distance (in [0, 1]) from each sample to its nearest training tile or its mirror."""
+    ref = np.concatenate([train, train[:, :, ::-1]]).reshape(2 * len(train), -1)
+    ref_t = torch.from_numpy(ref).float() / 255
+    out = [torch.cdist(torch.from_numpy(samples[i : i + 256].reshape(len(samples[i : i + 256]), -1)).float() / 255, ref_t).min(1).values for i in range(0, len(samples), 256)]
+    return (torch.cat(out) / np.sqrt(ref.shape[1])).numpy()
+
+
+def pixel_diversity(samples: np.ndarray) -> float:
+    """Mean RMS pixel distance (in [0, 1]) between two different samples."""
+    flat = torch.from_numpy(samples.reshape(len(samples), -1)).float() / 255
+    d = torch.cdist(flat, flat) / np.sqrt(flat.shape[1])
+    n = len(samples)
+    return float(d.sum() / (n * (n - 1)))
+
+
+def draw(model: ContextUnet, steps_of: "callable", n: int, seed: int, bf16: bool, batch: int = 250, context: torch.Tensor | None = None) -> np.ndarray:
+    """n uint8 sprites of `seed`, in batches, from sampler factory steps_of(x_T, gens, c)."""
+    device = next(model.parameters()).device
+    out = []
+    x_T, gens = seeded_noise(seed, n)
+    for i in tqdm(range(0, n, batch), desc="sampling", unit="batch", leave=False):
+        c = context[i : i + batch].to(device) if context is not None else None
+        with autocast(device, bf16):
+            x = sample(steps_of(x_T[i : i + batch].to(device), gens[i : i + batch], c))
+        out.append(to_uint8(x))
+    return np.concatenate(out)
+
+
+def evaluate(model: ContextUnet, data: Sprites, net: FeatureNet, *, n: int = 1000, seed: int = 0, bf16: bool = False, log=print) -> dict:
+    """The model card's quality figures: one dict per sampler, plus the real-vs-real floor and class accuracy."""
+    schedule = Schedule()
+    real = features(net, data.images)
+    perm = np.random.default_rng(seed).permutation(len(real))
+    half = len(real) // 2
+    results: dict = {"n_samples": n, "seed": seed, "fid_floor_real_vs_real": frechet_distance(real[perm[:half]], real[perm[half:]])}
+
+    def ddpm(scale: float):
+        return lambda x, g, c: sample_ddpm(model, schedule, x, noise_scale=scale, generator=g, context=c)
+
+    samplers = {"ddpm500_noise1": ddpm(1.0), "ddpm500_noise0": ddpm(0.0), "ddim25": lambda x, g, c: sample_ddim(model, schedule, x, steps=25, context=c)}
+    for name, steps_of in samplers.items():
+        imgs = draw(model, steps_of, n, seed, bf16)
+        results[name] = {
+            "fid": frechet_distance(features(net, imgs), real),
+            "near_copy_share": float((nearest_rms(imgs, data.images) < NEAR_COPY_RMS).mean()),
+            "pixel_diversity": pixel_diversity(imgs),
+        }
+        log(f"{name:16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results[name].items()))
+    k = len(data.classes)
+    labels = torch.arange(n) % k
+    imgs = draw(model, ddpm(1.0), n, seed + 1, bf16, context=F.one_hot(labels, k).float())
+    pred = classify(net, imgs)
+    results["class_accuracy"] = {name: float((pred[labels.numpy() == i] == i).mean()) for i, name in enumerate(data.classes)}
+    results["feature_net_accuracy_on_data"] = float((classify(net, data.images) == data.labels).mean())
+    log("class accuracy   " + "  ".join(f"{c} {a:.0%}" for c, a in results["class_accuracy"].items()))
+    return results

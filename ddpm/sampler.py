@@ -1,0 +1,138 @@
+"""Samplers as generators: each yields one `Step` per denoising step.
+
+Seed scheme: sprite i of seed s draws all of its randomness (its x_T, then its z at
+every step) from its own `torch.Generator().manual_seed(s * 2**20 + i)`; see
+`seeded_generators`. So a sprite depends only on (s, i), never on how many are drawn
+at once. The noise is drawn on the CPU and moved to the model's device, so a seed gives
+the same starting noise everywhere.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .schedule import Schedule
+
+SPRITE_SHAPE = (3, 16, 16)
+_SEED_STRIDE = 2**20  # sprites per seed before two seeds' streams could meet
+Generators = torch.Generator | Sequence[torch.Generator]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One denoising step: x_t → x (= x_{t−1}), with what the model saw and predicted."""
+
+    t: int  # the step's timestep (of the model), T … 1
+    x: Tensor  # x_{t−1}, the new sample
+    eps: Tensor  # ε̂, the predicted noise in x_t
+    x0: Tensor  # x̂0, the clean image implied by ε̂ (Ho et al. eq. 15)
+    z: Tensor  # the fresh noise added this step, already scaled (zeros at t = 1)
+
+
+def seeded_generators(seed: int, n: int) -> list[torch.Generator]:
+    """One CPU generator per sprite: sprite i of `seed` uses seed·2^20 + i."""
+    if not 0 <= seed < 2**43 or not 0 <= n <= _SEED_STRIDE:
+        raise ValueError(f"seed must be in [0, 2^43) and n in [0, 2^20], got {seed}, {n}")
+    return [torch.Generator().manual_seed(seed * _SEED_STRIDE + i) for i in range(n)]
+
+
+def randn_per_sprite(generators: Generators, n: int, shape: tuple[int, ...] = SPRITE_SHAPE) -> Tensor:
+    """Standard normal noise of shape (n, *shape); row i from generators[i] when given a list."""
+    if isinstance(generators, torch.Generator):
+        return torch.randn((n, *shape), generator=generators)
+    if len(generators) != n:
+        raise ValueError(f"need one generator per sprite: got {len(generators)} for {n} sprites")
+    return torch.stack([torch.randn(shape, generator=g) for g in generators])
+
+
+def seeded_noise(seed: int, n: int) -> tuple[Tensor, list[torch.Generator]]:
+    """x_T for sprites 0 … n−1 of `seed`, and their generators, ready for the steps' noise."""
+    gens = seeded_generators(seed, n)
+    return randn_per_sprite(gens, n), gens
+
+
+def denoise_add_noise(schedule: Schedule, x_t: Tensor, t: int, pred_noise: Tensor, z: Tensor) -> Tensor:
+    """x_{t−1} = s1·(x_t − s2·ε̂) + s3·z: Algorithm 2 of Ho et al. (2020) with σ_t² = β_t."""
+    return schedule.s1[t] * (x_t - schedule.s2[t] * pred_noise) + schedule.s3[t] * z
+
+
+def predict_x0(schedule: Schedule, x_t: Tensor, t: int, pred_noise: Tensor) -> Tensor:
+    """x̂0 = (x_t − √(1 − ᾱ_t)·ε̂)/√ᾱ_t, from x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε (Ho et al. eq. 4)."""
+    ab = schedule.ab_t[t]
+    return (x_t - (1 - ab).sqrt() * pred_noise) / ab.sqrt()
+
+
+def _model_call(model: nn.Module, x: Tensor, t_model: Tensor, context: Tensor | None) -> Tensor:
+    t = t_model.to(x.device).expand(x.shape[0])
+    return model(x, t, context).to(x.dtype)
+
+
+def _per_sprite(value: float | Tensor, x: Tensor) -> Tensor:
+    """A scalar or a (B,) tensor, shaped to broadcast over a (B, C, H, W) batch."""
+    value = torch.as_tensor(value, dtype=x.dtype, device=x.device)
+    return value.reshape(-1, *([1] * (x.ndim - 1))) if value.ndim else value
+
+
+@torch.inference_mode()
+def sample_ddpm(
+    model: nn.Module,
+    schedule: Schedule,
+    x_T: Tensor,
+    *,
+    noise_scale: float | Tensor = 1.0,
+    generator: Generators | None = None,
+    context: Tensor | None = None,
+) -> Iterator[Step]:
+    """Ancestral DDPM sampling (the course's loop), one `Step` per t = T … 1.
+
+    noise_scale multiplies s3: 1 is DDPM, 0 the course's no-noise sampler that collapses
+    to blurry averages; a (B,) tensor sets it per sprite. As in the course, no noise is
+    added at the last step. A respaced schedule walks fewer, larger steps.
+    """
+    sched = schedule.to(x_T.device)
+    gen = generator if generator is not None else torch.Generator().manual_seed(torch.seed())
+    scale = _per_sprite(noise_scale, x_T)
+    x = x_T
+    for i in range(sched.steps, 0, -1):
+        eps = _model_call(model, x, sched.t_model[i], context)
+        z = randn_per_sprite(gen, len(x)).to(x) * scale if i > 1 else torch.zeros_like(x)
+        x0 = predict_x0(sched, x, i, eps)
+        x = denoise_add_noise(sched, x, i, eps, z)
+        yield Step(int(sched.t_model[i]), x, eps, x0, sched.s3[i] * z)
+
+
+@torch.inference_mode()
+def sample_ddim(
+    model: nn.Module,
+    schedule: Schedule,
+    x_T: Tensor,
+    *,
+    steps: int = 25,
+    context: Tensor | None = None,
+) -> Iterator[Step]:
+    """Deterministic DDIM (η = 0) in `steps` steps: the course's fast sampler (lesson 4).
+
+    x_{t'} = √ᾱ_{t'}·x̂0 + √(1 − ᾱ_{t'})·ε̂, from timestep t to the next kept t' < t
+    (Song et al. 2021, eq. 12 with σ = 0).
+    """
+    sched = schedule.respace(steps).to(x_T.device)
+    x = x_T
+    for i in range(sched.steps, 0, -1):
+        eps = _model_call(model, x, sched.t_model[i], context)
+        x0 = predict_x0(sched, x, i, eps)
+        ab_prev = sched.ab_t[i - 1]
+        x = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
+        yield Step(int(sched.t_model[i]), x, eps, x0, torch.zeros_like(x))
+
+
+def sample(steps: Iterator[Step]) -> Tensor:
+    """Exhaust a sampler and return its final images x_0."""
+    last = None
+    for last in steps:
+        pass
+    if last is None:
+        raise ValueError("the sampler yielded no steps")
+    return last.x

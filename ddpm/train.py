@@ -1,0 +1,155 @@
+"""Training: the course's ε-prediction loss, with EMA, context dropout, warm-up and cosine decay."""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .checkpoint import save_model
+from .data import Sprites, random_hflip, to_tensor, to_uint8
+from .device import autocast, pick_device, use_bf16
+from .images import make_grid, upscale, write_png
+from .sampler import seeded_noise, sample, sample_ddim
+from .schedule import Schedule
+from .unet import ContextUnet, UNetConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; stored in its checkpoints."""
+
+    steps: int = 20_000
+    batch_size: int = 128
+    lr: float = 1e-3
+    warmup: int = 500  # linear learning-rate warm-up steps, then cosine decay to 0
+    ema: float = 0.999  # decay of the exponential moving average of the weights
+    p_uncond: float = 0.1  # context dropout: share of sprites trained without their class
+    flip: bool = True  # random horizontal flips
+    seed: int = 0
+    bf16: bool | None = None  # None: on where the device supports it (see device.use_bf16)
+    ckpt_every: int = 1000
+    grid_every: int = 2000
+    unet: UNetConfig = field(default_factory=UNetConfig)
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up to 1 over `warmup` steps, then cosine decay to 0 at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def noisy(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε, the forward process in closed form (Ho et al. eq. 4)."""
+    ab = schedule.ab_t.to(x0.device)[t][:, None, None, None]
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+
+def context_batch(labels: torch.Tensor, n_classes: int, p_uncond: float, generator: torch.Generator) -> torch.Tensor:
+    """One-hot class contexts, zeroed for unlabelled sprites and for a random share p_uncond."""
+    onehot = F.one_hot(labels.clamp(min=0), n_classes).float() * (labels >= 0)[:, None].float()
+    keep = torch.rand(len(labels), generator=generator) >= p_uncond
+    return onehot * keep[:, None].float()
+
+
+def _state_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".train.pt")
+
+
+def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = False, command: str = "", data_name: str = "") -> list[float]:
+    """Train on `data`, writing EMA weights to `out` and resumable state beside it; returns the losses."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    device = pick_device()
+    bf16 = use_bf16(device) if cfg.bf16 is None else cfg.bf16
+    schedule = Schedule()
+    x_all = to_tensor(data.images).to(device)
+    y_all = torch.from_numpy(data.labels)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # parameter initialisation
+    model = ContextUnet(cfg.unet).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup, cfg.steps))
+    step, losses, seconds = 0, [], 0.0
+    state_path = _state_path(out)
+    if resume and state_path.is_file():
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["gen"])
+        step, losses, seconds = state["step"], state["losses"], state["seconds"]
+        print(f"resumed {state_path} at step {step}")
+    elif resume:
+        print(f"no state at {state_path}: starting afresh")
+
+    def meta() -> dict:
+        return {
+            "data": data_name, "n_sprites": len(data), "classes": list(data.classes), "steps": step,
+            "train": {k: v for k, v in asdict(cfg).items() if k != "unet"}, "bf16": bf16,
+            "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+            "final_loss": sum(losses[-200:]) / max(1, len(losses[-200:])), "wall_seconds": round(seconds, 1),
+            "command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def checkpoint() -> None:
+        save_model(out, ema, meta())
+        tmp = state_path.with_name(state_path.name + ".tmp")
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(), "gen": gen.get_state(), "step": step, "losses": losses,
+                    "seconds": seconds}, tmp)
+        tmp.replace(state_path)
+
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
+    model.train()
+    t_start = time.perf_counter() - seconds
+    while step < cfg.steps:
+        idx = torch.randint(len(x_all), (cfg.batch_size,), generator=gen)
+        x0 = x_all[idx.to(device)]
+        if cfg.flip:
+            x0 = random_hflip(x0, gen)
+        c = context_batch(y_all[idx], len(data.classes), cfg.p_uncond, gen).to(device)
+        t = torch.randint(1, schedule.T + 1, (cfg.batch_size,), generator=gen).to(device)
+        noise = torch.randn(x0.shape, generator=gen).to(device)
+        with autocast(device, bf16):
+            pred = model(noisy(schedule, x0, t, noise), t, c)
+        loss = F.mse_loss(pred.float(), noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():  # EMA of the weights (Ho et al. 2020, §4)
+            torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - cfg.ema)
+        step += 1
+        losses.append(loss.item())
+        seconds = time.perf_counter() - t_start
+        bar.update(1)
+        if step % 20 == 0 or step == cfg.steps:
+            bar.set_postfix(loss=f"{sum(losses[-100:]) / len(losses[-100:]):.4f}", lr=f"{sched.get_last_lr()[0]:.1e}")
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            checkpoint()
+        if cfg.grid_every and (step % cfg.grid_every == 0 or step == cfg.steps):
+            write_png(upscale(make_grid(preview(ema, schedule, device, bf16)), 4), out.with_name(f"{out.stem}.step{step:06d}.png"))
+    bar.close()
+    return losses
+
+
+def preview(model: ContextUnet, schedule: Schedule, device: torch.device, bf16: bool, n: int = 64) -> "np.ndarray":
+    """64 DDIM-25 samples from seed 0 (first half unconditional, then by class) as uint8."""
+    classes = model.config.n_cfeat
+    c = torch.zeros(n, classes)
+    for i in range(n // 2, n):
+        c[i, i % classes] = 1
+    with autocast(device, bf16):
+        x = sample(sample_ddim(model.eval(), schedule, seeded_noise(0, n)[0].to(device), context=c.to(device)))
+    return to_uint8(x)
