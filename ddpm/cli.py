@@ -50,7 +50,7 @@ def cmd_train(a: argparse.Namespace) -> None:
                       flip=not a.no_flip, seed=a.seed, bf16=a.bf16, ckpt_every=a.ckpt_every, grid_every=a.grid_every,
                       unet=UNetConfig(n_feat=a.n_feat, n_cfeat=len(data.classes), attention=not a.no_attention))
     command = "python -m ddpm " + shlex.join(sys.argv[1:])
-    losses = train(data, a.out, cfg, resume=a.resume, command=command, data_name=Path(a.data).name)
+    losses = train(data, a.out, cfg, resume=a.resume, init=a.init, command=command, data_name=Path(a.data).name)
     print(f"wrote {a.out}; mean loss over the last 200 steps {np.mean(losses[-200:]):.4f}")
 
 
@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--ckpt-every", type=_positive(int), default=1000)
     t.add_argument("--grid-every", type=int, default=2000, help="write a sample grid every N steps (0: never)")
     t.add_argument("--resume", action="store_true", help="continue from the state file beside --out")
+    t.add_argument("--init", default=None, help="start from these weights (same architecture), with a fresh optimiser")
     _bf16_flag(t)
     t.set_defaults(func=cmd_train)
 

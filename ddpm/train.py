@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .checkpoint import save_model
+from .checkpoint import load_model, read_meta, save_model
 from .data import Sprites, random_hflip, to_tensor, to_uint8
 from .device import autocast, pick_device, use_bf16
 from .images import make_grid, upscale, write_png
@@ -64,8 +64,12 @@ def _state_path(out: Path) -> Path:
     return out.with_name(out.stem + ".train.pt")
 
 
-def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = False, command: str = "", data_name: str = "") -> list[float]:
-    """Train on `data`, writing EMA weights to `out` and resumable state beside it; returns the losses."""
+def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = False, init: str | Path | None = None,
+          command: str = "", data_name: str = "") -> list[float]:
+    """Train on `data`, writing EMA weights to `out` and resumable state beside it; returns the losses.
+
+    `init` starts a fresh run (new optimiser and schedule) from an earlier run's weights.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     device = pick_device()
@@ -92,6 +96,13 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
         print(f"resumed {state_path} at step {step}")
     elif resume:
         print(f"no state at {state_path}: starting afresh")
+    if init is not None and step == 0:
+        start = load_model(init, device=device)
+        if start.config != cfg.unet:
+            raise ValueError(f"--init {init} is a {start.config}, not the {cfg.unet} asked for")
+        model.load_state_dict(start.state_dict())
+        ema.load_state_dict(start.state_dict())
+        print(f"initialised from {init} ({read_meta(init).get('steps', '?')} steps)")
 
     def meta() -> dict:
         return {

@@ -25,7 +25,10 @@ def test_denoise_add_noise_equals_posterior_mean_form(t):
     g = torch.Generator().manual_seed(t)
     x_t, eps, z = (torch.randn(4, 3, 16, 16, generator=g) for _ in range(3))
     ours = denoise_add_noise(s, x_t, t, eps, z)
-    assert torch.allclose(ours.double(), posterior_step(s, x_t, t, eps, z), atol=1e-4)
+    # At small t, 1 − ᾱ_t ≈ 3e-4 carries float32's rounding of ᾱ_t (≈ 1e-7) to ~1e-3 relative.
+    tol = 2e-3 if t < 10 else 1e-4
+    assert torch.allclose(ours.double(), posterior_step(s, x_t, t, eps, z), atol=tol, rtol=tol)
+    assert not torch.allclose(ours, denoise_add_noise(s, x_t, t - 1, eps, z), atol=tol, rtol=tol)
 
 
 class TrueNoise(torch.nn.Module):

@@ -25,7 +25,8 @@ def test_closed_forms(t):
     assert s.ab_t[t].item() == pytest.approx(ab, rel=1e-4)
     if t >= 1:
         assert s.s1[t].item() == pytest.approx(1 / math.sqrt(1 - beta), rel=1e-5)
-        assert s.s2[t].item() == pytest.approx(beta / math.sqrt(1 - ab), rel=1e-4)
+        # 1 − ᾱ_t is small at t = 1, 2, so float32's rounding of ᾱ_t shows at ~1e-4 relative there.
+        assert s.s2[t].item() == pytest.approx(beta / math.sqrt(1 - ab), rel=1e-3 if t < 10 else 1e-5)
     assert s.s3[t].item() == pytest.approx(math.sqrt(beta), rel=1e-5)
 
 
