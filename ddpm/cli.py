@@ -109,6 +109,20 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
 
 
+def cmd_bench(a: argparse.Namespace) -> None:
+    from .bench import default_cases, run_bench, save
+
+    if a.ddim_steps > a.T:
+        raise SystemExit(f"--ddim-steps ({a.ddim_steps}) cannot exceed --T ({a.T})")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    model = load_model(a.weights, device="cpu")
+    result = run_bench(model, default_cases(a.ddim_steps), Schedule(T=a.T), repeats=a.repeats)
+    result["weights"] = str(a.weights or DEFAULT_WEIGHTS)
+    save(result, a.json)
+    print(f"wrote {a.json}")
+
+
 def cmd_info(a: argparse.Namespace) -> None:
     print(json.dumps(read_meta(a.weights or DEFAULT_WEIGHTS), indent=2))
 
@@ -160,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", default=None, help="also write the results here")
     _bf16_flag(e)
     e.set_defaults(func=cmd_evaluate)
+
+    b = sub.add_parser("bench", help="time the course's loop against the fast path on this CPU")
+    b.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")
+    b.add_argument("--repeats", type=_positive(int), default=3)
+    b.add_argument("--T", type=_positive(int), default=500, help="DDPM steps (500: the course's schedule)")
+    b.add_argument("--ddim-steps", type=_positive(int), default=25)
+    b.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    b.add_argument("--json", default="bench.json", help="where to keep the result")
+    b.set_defaults(func=cmd_bench)
 
     i = sub.add_parser("info", help="print a checkpoint's metadata")
     i.add_argument("--weights", default=None)

@@ -1,0 +1,139 @@
+"""`python -m ddpm bench`: the course's sampling loop against the project's fast path."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .fast import FastModel
+from .sampler import denoise_add_noise, sample, sample_ddim, sample_ddpm, seeded_noise
+from .schedule import Schedule
+from .unet import ContextUnet
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark case: a sampler, a batch, and the steps it walks."""
+
+    name: str
+    batch: int
+    ddim_steps: int | None = None  # None: DDPM over every step of the schedule
+    side_by_side: bool = False  # batch = n with noise + the same n without
+
+
+def reference_loop(model: ContextUnet, schedule: Schedule, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """The course's loop: eager fp32 model and denoise_add_noise, t = T … 1."""
+    with torch.no_grad():
+        for i in range(schedule.T, 0, -1):
+            t = torch.full((x.shape[0],), i)
+            z = torch.randn(x.shape, generator=gen) if i > 1 else 0
+            eps = model(x, t)
+            x = denoise_add_noise(schedule, x, i, eps, z)
+    return x
+
+
+def reference_ddim(model: ContextUnet, schedule: Schedule, x: torch.Tensor, steps: int) -> torch.Tensor:
+    """The course's DDIM loop (lesson 4), eager fp32."""
+    step = schedule.T // steps
+    with torch.no_grad():
+        for i in range(schedule.T, 0, -step):
+            eps = model(x, torch.full((x.shape[0],), i))
+            ab, ab_prev = schedule.ab_t[i], schedule.ab_t[i - step]
+            x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+            x = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
+    return x
+
+
+def fast_run(fast: FastModel, schedule: Schedule, case: Case) -> torch.Tensor:
+    """The project's sampler with the fast model, as the demo runs it."""
+    n = case.batch // 2 if case.side_by_side else case.batch
+    x_T, gens = seeded_noise(0, n)
+    if case.ddim_steps:
+        return sample(sample_ddim(fast, schedule, x_T, steps=case.ddim_steps))
+    if case.side_by_side:
+        scale = torch.cat([torch.ones(n), torch.zeros(n)])
+        return sample(sample_ddpm(fast, schedule, torch.cat([x_T, x_T]), noise_scale=scale, generator=gens + seeded_noise(0, n)[1]))
+    return sample(sample_ddpm(fast, schedule, x_T, generator=gens))
+
+
+def timed(fn: Callable[[], object], repeats: int) -> list[float]:
+    """Wall seconds of `repeats` calls, after one untimed warm-up call."""
+    fn()
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 1024, reps: int = 10) -> float:
+    """GFLOP/s of an n×n×n matrix product in `dtype`, measured here and now."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    best = min(timed(lambda: [a @ b for _ in range(reps)], 3))
+    return 2 * n**3 * reps / best / 1e9
+
+
+def forward_flops(model: ContextUnet, batch: int) -> int:
+    """FLOPs of one forward pass at `batch` (convolutions and matrix products)."""
+    x, t = torch.zeros(batch, 3, 16, 16), torch.ones(batch, dtype=torch.long)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x, t)
+    return counter.get_total_flops()
+
+
+def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedule(), repeats: int = 3, log=print) -> dict:
+    """Time every case on the reference loop and on the fast path; returns a JSON-ready dict."""
+    model = model.cpu().eval()
+    fast = FastModel(model)
+    fast.ready.wait()  # the benchmark times the warm fast path; compiling is not sampling
+    peak32, peak16 = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
+    result = {
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "threads": torch.get_num_threads(), "torch": torch.__version__},
+        "fast_path": {"bf16": fast.bf16, "compiled": fast.compiled is not None},
+        "matmul_peak_gflops": {"fp32": round(peak32, 1), "bf16": round(peak16, 1)},
+        "cases": [],
+    }
+    log(f"matmul peak here: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s; fast path: bf16={fast.bf16}, compiled={fast.compiled is not None}")
+    log(f"{'case':24s} {'path':9s} {'median s':>9s} {'spread s':>9s} {'steps/s':>8s} {'sprites/s':>9s} {'GFLOP/s':>8s} {'speed-up':>8s}")
+    for case in cases:
+        x_T, _ = seeded_noise(0, case.batch)
+        steps = case.ddim_steps or schedule.T
+        if case.ddim_steps:
+            ref = lambda: reference_ddim(model, schedule, x_T, steps)  # noqa: E731
+        else:  # for the side by side too: one batched loop, which flatters the reference
+            ref = lambda: reference_loop(model, schedule, x_T, torch.Generator().manual_seed(0))  # noqa: E731
+        flops = forward_flops(model, case.batch) * steps
+        row = {"case": case.name, "batch": case.batch, "steps": steps}
+        for path, fn in (("reference", ref), ("fast", lambda: fast_run(fast, schedule, case))):
+            times = timed(fn, repeats)
+            med = statistics.median(times)
+            row[path] = {"median_s": med, "min_s": min(times), "max_s": max(times), "steps_per_s": steps / med,
+                         "sprites_per_s": case.batch / med, "gflops": flops / med / 1e9}
+        row["speedup"] = row["reference"]["median_s"] / row["fast"]["median_s"]
+        result["cases"].append(row)
+        for path in ("reference", "fast"):
+            r = row[path]
+            log(f"{case.name:24s} {path:9s} {r['median_s']:9.3f} {r['max_s'] - r['min_s']:9.3f} {r['steps_per_s']:8.1f} "
+                f"{r['sprites_per_s']:9.2f} {r['gflops']:8.1f} {row['speedup'] if path == 'fast' else 1:7.2f}x")
+    return result
+
+
+def default_cases(ddim_steps: int = 25) -> list[Case]:
+    """The cases the issue names: DDPM at batch 16 and 32, side by side 16 + 16, DDIM at 16."""
+    return [Case("ddpm b16", 16), Case("ddpm b32", 32), Case("side-by-side 16+16", 32, side_by_side=True),
+            Case(f"ddim{ddim_steps} b16", 16, ddim_steps=ddim_steps)]
+
+
+def save(result: dict, path: str) -> None:
+    """Write the benchmark's result as JSON."""
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
