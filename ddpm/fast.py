@@ -34,11 +34,13 @@ class FastModel:
 
         inductor.freezing = True  # fold the weights into the graph as constants
         compiled = torch.compile(self.model, dynamic=True)
-        x = torch.zeros(3, *self._image_shape(), device=self.device)
-        t = torch.ones(3, dtype=torch.long, device=self.device)
         try:
-            with torch.inference_mode():
-                self._call(compiled, x, t, None)
+            with torch.inference_mode():  # as in the samplers, so the graph's guards match theirs
+                # Two batch sizes: the second makes dynamo generalise the batch dimension.
+                for batch in (3, 5):
+                    x = torch.zeros(batch, *self._image_shape(), device=self.device)
+                    t = torch.ones(batch, dtype=torch.long, device=self.device)
+                    self._call(compiled, x, t, None)
         except Exception as e:  # a failed compile leaves the eager model serving
             print(f"ddpm: compiling the fast path failed, staying on eager: {type(e).__name__}: {e}")
         else:
@@ -49,10 +51,18 @@ class FastModel:
         return (self.config.in_channels, self.config.height, self.config.height)
 
     def _call(self, net: nn.Module, x: Tensor, t: Tensor, c: Tensor | None) -> Tensor:
-        if c is None:  # one graph for both cases: the zero context is what None means
-            c = x.new_zeros(x.shape[0], self.config.n_cfeat)
-        with autocast(self.device, self.bf16):
-            return net(x, t, c).float()
+        # One form of input for every caller, so the compiled graph's guards always hold:
+        # inference tensors, t as a (B,) tensor, the zero context where None was given, and
+        # a batch of at least 2 (dynamo specialises a batch of 1 and would recompile).
+        n = x.shape[0]
+        with torch.inference_mode():
+            t = t.reshape(-1).expand(n).clone()
+            c = x.new_zeros(n, self.config.n_cfeat) if c is None else c.to(x.dtype).clone()
+            x = x.clone()
+            if n == 1:
+                x, t, c = (v.repeat(2, *([1] * (v.ndim - 1))) for v in (x, t, c))
+            with autocast(self.device, self.bf16):
+                return net(x, t, c).float()[:n]
 
     def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
         """ε̂(x_t, t, c), from the compiled copy once it is warm."""

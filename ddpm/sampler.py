@@ -95,7 +95,7 @@ def sample_ddpm(
     sched = schedule.to(x_T.device)
     gen = generator if generator is not None else torch.Generator().manual_seed(torch.seed())
     scale = _per_sprite(noise_scale, x_T)
-    x = x_T
+    x = x_T.clone()  # an inference tensor like every later x, so a compiled model sees one kind
     for i in range(sched.steps, 0, -1):
         eps = _model_call(model, x, sched.t_model[i], context)
         z = randn_per_sprite(gen, len(x)).to(x) * scale if i > 1 else torch.zeros_like(x)
@@ -119,7 +119,7 @@ def sample_ddim(
     (Song et al. 2021, eq. 12 with σ = 0).
     """
     sched = schedule.respace(steps).to(x_T.device)
-    x = x_T
+    x = x_T.clone()  # an inference tensor like every later x, so a compiled model sees one kind
     for i in range(sched.steps, 0, -1):
         eps = _model_call(model, x, sched.t_model[i], context)
         x0 = predict_x0(sched, x, i, eps)

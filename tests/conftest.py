@@ -1,4 +1,8 @@
+import os
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,3 +28,35 @@ def tiny_model():
 
     torch.manual_seed(0)
     return ContextUnet(UNetConfig(n_feat=16, attention=True)).eval()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("app") / "app.log", "w+")
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "DDPM_COMPILE": "0", "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"app.py exited: {log.read()}")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("app.py did not start within 90 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()

@@ -1,0 +1,162 @@
+"""The classroom demo: a DDPM turning noise into 16×16 sprites, step by step, in the browser.
+
+Layout and event wiring only; the sampling lives in the `ddpm` package.
+"""
+from __future__ import annotations
+
+import os
+import random
+import sys
+import tempfile
+
+import gradio as gr
+import pandas as pd
+
+from ddpm import CLASSES, CheckpointError, Schedule, load_model
+from ddpm.fast import FastModel
+from ddpm.stream import ANY_CLASS, MAX_SEED, MAX_SPRITES, VIEWS, Frame, frame_image, parse_request, run, save_run
+
+CSS = """
+/* Frames travel as tiny PNGs (16 px a sprite); the browser scales them up without blurring. */
+.pixelated img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }
+"""
+PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
+FPS = float(os.environ.get("DDPM_FPS", 20))  # frames a second sent to the browser, at most
+_SCHEDULE = Schedule()
+_SCHEDULE_ROWS = pd.DataFrame(
+    [{"t": t, "value": float(getattr(_SCHEDULE, name)[t]), "series": label}
+     for name, label in (("s1", "s1 = 1/√α_t"), ("s2", "s2 = (1−α_t)/√(1−ᾱ_t)"), ("s3", "s3 = √β_t"), ("ab_t", "ᾱ_t"))
+     for t in range(1, _SCHEDULE.T + 1)]
+)
+
+
+def schedule_plot(t: int | None) -> pd.DataFrame:
+    """The schedule's curves, with a vertical marker at the current t."""
+    if t is None:
+        return _SCHEDULE_ROWS
+    marker = pd.DataFrame([{"t": t, "value": 0.0, "series": "now"}, {"t": t, "value": 1.05, "series": "now"}])
+    return pd.concat([_SCHEDULE_ROWS, marker], ignore_index=True)
+
+
+def _sprite_index(sprite: str) -> int | None:
+    return None if sprite in (None, "", "all") else int(sprite) - 1
+
+
+def _render(frame: Frame, view: str, sprite: str) -> tuple:
+    v, s = VIEWS.index(view) if view in VIEWS else 0, _sprite_index(sprite)
+    right = frame_image(frame, 1, v, s) if len(frame.arms) > 1 else None
+    return frame_image(frame, 0, v, s), right
+
+
+def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
+            side_by_side: bool, view: str = VIEWS[0], sprite: str = "all"):
+    """Stream a run: both arms, status line and schedule marker per frame; then scrubbing and downloads."""
+    try:
+        req = parse_request(sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side)
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
+        if sprite not in ("all", *map(str, range(1, MAX_SPRITES + 1))):
+            raise ValueError(f"sprite must be 'all' or 1 to {MAX_SPRITES}, got {sprite!r}")
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    frames: list[Frame] = []
+    plotted = -PLOT_EVERY
+    for frame in run(MODEL, req, fps=FPS):
+        frames.append(frame)
+        left, right = _render(frame, view, sprite)
+        plot = gr.skip()
+        if frame.elapsed - plotted >= PLOT_EVERY or frame.done == frame.total:
+            plot, plotted = schedule_plot(frame.t), frame.elapsed
+        yield left, right, frame.status, plot, gr.skip(), gr.skip(), gr.skip()
+    scrub = gr.Slider(minimum=0, maximum=len(frames) - 1, value=len(frames) - 1, step=1, visible=True, interactive=True)
+    # Gradio copies the files into its own cache (cleaned by delete_cache), so ours can go at once.
+    with tempfile.TemporaryDirectory(prefix="ddpm-run-") as folder:
+        files = [str(p) for p in save_run(frames, VIEWS.index(view), folder)]
+        yield gr.skip(), gr.skip(), frames[-1].status + f" · {len(frames)} frames shown", gr.skip(), scrub, frames, files
+
+
+def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str):
+    """Show a stored frame of the last run (scrubbing), without recomputing anything."""
+    if not frames:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    frame = frames[max(0, min(int(index), len(frames) - 1))]
+    left, right = _render(frame, view, sprite)
+    return left, right, frame.status, schedule_plot(frame.t)
+
+
+def build() -> gr.Blocks:
+    """The Blocks layout and its events."""
+    with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) as demo:
+        gr.Markdown(
+            "# How a diffusion model samples\n"
+            "A U-Net predicts the noise ε̂ in a noisy sprite; each step removes it and **adds back a little fresh noise**: "
+            "x<sub>t−1</sub> = s1·(x<sub>t</sub> − s2·ε̂) + s3·z, for t = 500 … 1 (DDPM; *How Diffusion Models Work*, lesson 1). "
+            "On the right the same start without the fresh noise (z = 0): watch it collapse into blurry blobs."
+        )
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                sampler = gr.Radio(["DDPM", "DDIM"], value="DDPM", label="sampler")
+                steps = gr.Slider(1, _SCHEDULE.T, value=_SCHEDULE.T, step=1, label="denoising steps (fewer = respaced)")
+                with gr.Row():
+                    seed = gr.Slider(0, MAX_SEED, value=0, step=1, label="seed", scale=4)
+                    dice = gr.Button("random seed", scale=1, min_width=60)
+                n = gr.Slider(1, MAX_SPRITES, value=16, step=1, label="sprites")
+                class_name = gr.Dropdown([ANY_CLASS, *CLASSES], value=ANY_CLASS, label="class")
+                add_noise = gr.Checkbox(value=True, label="add noise back (s3·z)")
+                noise_scale = gr.Slider(0, 2, value=1, step=0.05, label="extra-noise scale λ (multiplies s3·z)")
+                side_by_side = gr.Checkbox(value=True, label="side by side with z = 0 (DDPM)")
+                with gr.Row():
+                    run_btn = gr.Button("Run", variant="primary")
+                    stop_btn = gr.Button("Stop", variant="stop")
+            with gr.Column(scale=2):
+                with gr.Row():
+                    left = gr.Image(label="with noise (DDPM)", format="png", height=360, elem_classes="pixelated", interactive=False)
+                    right = gr.Image(label="without noise (z = 0)", format="png", height=360, elem_classes="pixelated", interactive=False)
+                status = gr.Markdown("Press **Run**.")
+                with gr.Row():
+                    view = gr.Radio(list(VIEWS), value=VIEWS[0], label="show")
+                    sprite = gr.Dropdown(["all", *map(str, range(1, MAX_SPRITES + 1))], value="all", label="sprite")
+                scrub = gr.Slider(0, 1, value=0, step=1, label="scrub through the run", visible=False)
+                plot = gr.LinePlot(schedule_plot(None), x="t", y="value", color="series", label="schedule", height=260)
+                files = gr.File(label="downloads: GIF, MP4, final grid", file_count="multiple", interactive=False)
+        frames = gr.State(None)
+
+        inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite]
+        outputs = [left, right, status, plot, scrub, frames, files]
+        run_event = run_btn.click(denoise, inputs, outputs, api_name="denoise", show_progress="minimal")
+        stop_btn.click(None, cancels=[run_event])
+        dice.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private")
+        sampler.change(lambda s: 25 if s == "DDIM" else _SCHEDULE.T, sampler, steps, api_visibility="private")
+        for trigger in (scrub.release, view.change, sprite.change):
+            trigger(show_frame, [frames, scrub, view, sprite], [left, right, status, plot], api_visibility="private")
+        gr.Examples(
+            [["DDPM", 500, 0, 16, ANY_CLASS, True, 1.0, True], ["DDIM", 25, 1, 16, ANY_CLASS, True, 1.0, True],
+             ["DDPM", 500, 2, 16, "hero", True, 1.0, True]],
+            inputs[:8], [left, right, status], fn=final_frame, cache_examples=True, cache_mode="lazy",
+        )
+    return demo
+
+
+def final_frame(*args) -> tuple:
+    """The last frame of a run, for the cached examples."""
+    last = None
+    for last in run(MODEL, parse_request(*args)):
+        pass
+    left, right = _render(last, VIEWS[0], "all")
+    return left, right, last.status
+
+
+def load() -> FastModel:
+    """The model (DDPM_WEIGHTS, else the shipped one) with its fast path; exits saying what to run if it is missing or bad."""
+    try:
+        # DDPM_COMPILE=0 skips the background compile (tests; machines where it fails).
+        return FastModel(load_model(os.environ.get("DDPM_WEIGHTS"), device="cpu"), compile=os.environ.get("DDPM_COMPILE", "1") != "0")
+    except CheckpointError as e:
+        sys.exit(f"cannot start the demo: {e}")
+
+
+MODEL = load()
+demo = build()
+
+if __name__ == "__main__":
+    demo.queue(default_concurrency_limit=1, max_size=32).launch(css=CSS)

@@ -1,0 +1,196 @@
+"""The demo's run: check a request, run the sampler, and hand out frames at a pace a
+browser can show. Pure Python and numpy, so it can be tested without a web server."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import CLASSES, to_uint8
+from .images import make_grid, upscale, write_animation, write_png
+from .sampler import Step, sample_ddim, sample_ddpm, seeded_generators, seeded_noise
+from .schedule import Schedule
+
+MAX_SPRITES = 64
+MAX_SEED = 2**31 - 1
+VIEWS = ("x_t", "predicted noise ε̂", "predicted x̂0")
+ANY_CLASS = "any"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One checked run: sampler, steps, seed, sprites, class and the extra-noise scale λ."""
+
+    ddim: bool
+    steps: int
+    seed: int
+    n: int
+    class_index: int | None
+    noise_scale: float  # λ for the main arm; 0 when "add noise back" is off
+    side_by_side: bool  # also run the z = 0 arm from the same x_T (DDPM only)
+
+
+def _int_in(name: str, value: object, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
+        raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
+    if not lo <= int(value) <= hi:
+        raise ValueError(f"{name} must be from {lo} to {hi}, got {int(value)}")
+    return int(value)
+
+
+def parse_request(sampler: str, steps: object, seed: object, n: object, class_name: str | None,
+                  add_noise: object, noise_scale: object, side_by_side: object) -> Request:
+    """Check raw inputs (from the UI or the API) and return a Request, or raise ValueError saying what is wrong."""
+    if sampler not in ("DDPM", "DDIM"):
+        raise ValueError(f"sampler must be 'DDPM' or 'DDIM', got {sampler!r}")
+    ddim = sampler == "DDIM"
+    steps = _int_in("steps", steps, 1, Schedule().T)
+    seed = _int_in("seed", seed, 0, MAX_SEED)
+    n = _int_in("number of sprites", n, 1, MAX_SPRITES)
+    if class_name in (None, "", ANY_CLASS):
+        class_index = None
+    elif class_name in CLASSES:
+        class_index = CLASSES.index(class_name)
+    else:
+        raise ValueError(f"class must be one of {', '.join((ANY_CLASS, *CLASSES))}, got {class_name!r}")
+    for name, flag in (("add noise back", add_noise), ("side by side", side_by_side)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be true or false, got {flag!r}")
+    if isinstance(noise_scale, bool) or not isinstance(noise_scale, (int, float)) or not 0 <= noise_scale <= 2:
+        raise ValueError(f"noise scale λ must be a number from 0 to 2, got {noise_scale!r}")
+    return Request(ddim, steps, seed, n, class_index, float(noise_scale) if add_noise else 0.0, bool(side_by_side) and not ddim)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the browser shows after `done` of `total` steps: per arm, x_t, ε̂ and x̂0 as uint8 sprites."""
+
+    t: int  # the timestep of x_t shown (T before the first step, 0 at the end)
+    done: int
+    total: int
+    elapsed: float  # seconds since the run started
+    arms: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]  # per arm: (x_t, ε̂, x̂0), each (n, 16, 16, 3)
+
+    @property
+    def status(self) -> str:
+        """t, speed and time left, for the status line."""
+        if self.done == 0:
+            return f"t = {self.t} · pure noise x_T · starting"
+        rate = self.done / self.elapsed if self.elapsed > 0 else float("inf")
+        tail = "done" if self.done == self.total else f"{(self.total - self.done) / rate:.1f} s left"
+        return f"t = {self.t} · step {self.done}/{self.total} · {rate:.0f} steps/s · {tail}"
+
+
+def _views(x: torch.Tensor, eps: torch.Tensor, x0: torch.Tensor, n: int, arms: int) -> tuple:
+    # ε̂ is roughly N(0, 1): halve it so that ±2σ fills the displayed range.
+    x, eps, x0 = to_uint8(x), to_uint8(eps * 0.5), to_uint8(x0)
+    return tuple((x[i * n:(i + 1) * n], eps[i * n:(i + 1) * n], x0[i * n:(i + 1) * n]) for i in range(arms))
+
+
+def run(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[[], float] = time.perf_counter) -> Iterator[Frame]:
+    """Sample for `req` in a worker thread; yield the newest frame whenever the caller is ready.
+
+    The sampler never waits for a slow consumer (a browser, a network): frames the consumer
+    had no time for are skipped, the first (x_T) and the last are always delivered. Closing
+    this generator (Stop, a closed tab) stops the sampler within one step.
+    """
+    cond = threading.Condition()
+    slot: list[Frame] = []
+    state: dict = {"finished": False, "error": None}
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames(model, req, fps=fps, clock=clock, stop=stop):
+                with cond:
+                    # Keep the first frame (x_T) if it was not taken yet; otherwise only the newest.
+                    if not (slot and slot[0].done == 0):
+                        slot[:] = [frame]
+                    else:
+                        slot[1:] = [frame]
+                    cond.notify()
+        except BaseException as e:  # handed to the consumer's thread below
+            state["error"] = e
+        finally:
+            with cond:
+                state["finished"] = True
+                cond.notify()
+
+    worker = threading.Thread(target=produce, name="ddpm-sampler", daemon=True)
+    worker.start()
+    try:
+        while True:
+            with cond:
+                cond.wait_for(lambda: slot or state["finished"])
+                frame = slot.pop(0) if slot else None
+            if frame is None:
+                break
+            yield frame
+        if state["error"] is not None:
+            raise state["error"]
+    finally:
+        stop.set()
+        worker.join()
+
+
+def frames(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[[], float] = time.perf_counter,
+           stop: threading.Event | None = None) -> Iterator[Frame]:
+    """Sample for `req` in this thread: the first frame (x_T), at most `fps` frames a second, and the last."""
+    x_T, gens = seeded_noise(req.seed, req.n)
+    arms = 2 if req.side_by_side else 1
+    c = None
+    if req.class_index is not None:
+        c = torch.nn.functional.one_hot(torch.full((arms * req.n,), req.class_index), len(CLASSES)).float()
+    sched = Schedule().respace(req.steps)  # the timesteps walked, for DDPM and DDIM alike
+    if req.ddim:
+        steps: Iterator[Step] = sample_ddim(model, Schedule(), x_T, steps=req.steps, context=c)
+    else:
+        scale = torch.tensor([req.noise_scale] * req.n + [0.0] * req.n * (arms - 1))
+        # The z = 0 arm never uses its noise; it gets generators only to keep one batch.
+        arm_gens = gens + seeded_generators(req.seed, req.n) * (arms - 1)
+        steps = sample_ddpm(model, sched, x_T.repeat(arms, 1, 1, 1), noise_scale=scale, generator=arm_gens, context=c)
+    start = clock()
+    blank = torch.zeros((arms * req.n, 3, 16, 16))
+    yield Frame(int(sched.t_model[-1]), 0, req.steps, 0.0, _views(x_T.repeat(arms, 1, 1, 1), blank, blank, req.n, arms))
+    last_shown = start
+    for done, step in enumerate(steps, start=1):
+        if stop is not None and stop.is_set():
+            return
+        now = clock()
+        if done == req.steps or now - last_shown >= 1 / fps:
+            last_shown = now
+            # step.x is the sample at the next kept timestep; ε̂ and x̂0 were predicted at step.t.
+            yield Frame(int(sched.t_model[req.steps - done]), done, req.steps, now - start,
+                        _views(step.x, step.eps, step.x0, req.n, arms))
+
+
+def frame_image(frame: Frame, arm: int, view: int, sprite: int | None = None) -> np.ndarray:
+    """One arm's chosen view as a small uint8 image: a grid of all sprites, or one sprite."""
+    images = frame.arms[arm][view]
+    if sprite is not None:
+        return images[min(sprite, len(images) - 1)]
+    return make_grid(images, pad=1)
+
+
+def save_run(frames: Sequence[Frame], view: int, folder: str | Path, scale: int = 4) -> list[Path]:
+    """The run as GIF and MP4 (arms side by side) and the final grid as PNG, written to `folder`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def both(frame: Frame) -> np.ndarray:
+        parts = [frame_image(frame, arm, view) for arm in range(len(frame.arms))]
+        gap = np.full((parts[0].shape[0], 4, 3), 255, np.uint8)
+        return upscale(np.concatenate([p for part in parts for p in (part, gap)][:-1], axis=1), scale)
+
+    images = [both(f) for f in frames]
+    paths = [folder / "denoising.gif", folder / "denoising.mp4", folder / "final.png"]
+    write_animation(images, paths[0])
+    write_animation(images, paths[1])
+    write_png(both(frames[-1]), paths[2])
+    return paths

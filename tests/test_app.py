@@ -1,0 +1,78 @@
+"""The demo end to end: a real server launched here, driven with gradio_client."""
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+gradio_client = pytest.importorskip("gradio_client")
+
+
+def client(url):
+    return gradio_client.Client(url, verbose=False)
+
+
+def denoise_args(steps=20, seed=0, n=4, **kw):
+    args = {"sampler": "DDPM", "steps": steps, "seed": seed, "n": n, "class_name": "any", "add_noise": True,
+            "noise_scale": 1.0, "side_by_side": True, "view": "x_t", "sprite": "all"}
+    return list({**args, **kw}.values())
+
+
+def test_frames_stream_and_both_arms_start_from_the_same_noise(server):
+    job = client(server).submit(*denoise_args(), api_name="/denoise")
+    outs = list(job)
+    assert len(outs) >= 3
+    first_left, first_right, status = outs[0][:3]
+    assert "t = 500" in status
+    assert np.array_equal(iio.imread(first_left), iio.imread(first_right))
+    final = [o for o in outs if isinstance(o[0], str)][-1]
+    assert not np.array_equal(iio.imread(final[0]), iio.imread(final[1]))  # noise vs z = 0
+    files = outs[-1][-1]
+    assert sorted(Path(f).suffix for f in files) == [".gif", ".mp4", ".png"]
+    assert "done" in outs[-1][2]
+
+
+def test_stop_ends_the_computation(server):
+    c = client(server)
+    job = c.submit(*denoise_args(steps=500, n=16), api_name="/denoise")
+    while len(job.outputs()) < 3:
+        time.sleep(0.05)
+    job.cancel()
+    # With one run at a time, a second run starts promptly only if the first really stopped.
+    t0 = time.time()
+    second = c.submit(*denoise_args(steps=5), api_name="/denoise")
+    second.result(timeout=60)
+    assert time.time() - t0 < 8, "the cancelled run kept the worker busy"
+
+
+@pytest.mark.parametrize("bad", [{"steps": 1000}, {"n": 0}, {"noise_scale": 5.0}, {"seed": -3}, {"sampler": "GAN"},
+                                 {"class_name": "dragon"}, {"steps": "many"}])
+def test_bad_input_is_rejected_and_the_server_stays_up(server, bad):
+    c = client(server)
+    with pytest.raises(Exception) as err:
+        c.predict(*denoise_args(**bad), api_name="/denoise")
+    assert any(word in str(err.value).lower() for word in ("must", "value", "choices", "invalid", "error"))
+    assert "done" in c.predict(*denoise_args(steps=3), api_name="/denoise")[2]
+
+
+def test_concurrent_clients_all_finish(server):
+    def one(seed):
+        return client(server).predict(*denoise_args(steps=10, seed=seed), api_name="/denoise")[2]
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(one, range(4)))
+    assert all("done" in s for s in statuses)
+
+
+def test_missing_weights_stop_startup_with_a_hint(tmp_path):
+    env = {**os.environ, "DDPM_WEIGHTS": str(tmp_path / "missing.safetensors"), "DDPM_COMPILE": "0"}
+    proc = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "python -m ddpm train" in proc.stderr and "missing.safetensors" in proc.stderr

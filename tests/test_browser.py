@@ -1,0 +1,41 @@
+"""A real browser: Debian's Chromium, headless, driven by playwright (no `playwright install`)."""
+import shutil
+import time
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+playwright = pytest.importorskip("playwright.sync_api")
+if not shutil.which("chromium"):
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_page_runs_and_streams(server, tmp_path):
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server, wait_until="load")
+        page.get_by_role("button", name="Run", exact=True).wait_for(timeout=30_000)
+        steps = page.get_by_role("spinbutton", name="number input for denoising steps")
+        steps.fill("100")
+        steps.press("Enter")
+        page.get_by_role("button", name="Run", exact=True).click()
+        left = page.locator(".pixelated img").first
+        left.wait_for(timeout=30_000)
+        seen = set()
+        deadline = time.time() + 60
+        while time.time() < deadline and not page.get_by_text("done").count():
+            src = left.get_attribute("src")
+            if src:
+                seen.add(src)
+            time.sleep(0.05)
+        page.get_by_text("done").first.wait_for(timeout=30_000)
+        assert len(seen) >= 3, "the image did not change while streaming"
+        rendering = left.evaluate("el => getComputedStyle(el).imageRendering")
+        assert rendering in ("pixelated", "crisp-edges")
+        page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "demo.png").stat().st_size > 10_000

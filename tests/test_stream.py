@@ -1,0 +1,87 @@
+"""The demo's run logic: request checks, frames, throttling, stopping, saved files."""
+import math
+
+import numpy as np
+import pytest
+
+from ddpm.stream import VIEWS, frame_image, frames, parse_request, run, save_run
+
+GOOD = ("DDPM", 20, 3, 4, "any", True, 1.0, True)
+
+
+def test_parse_request_accepts_good_input():
+    req = parse_request(*GOOD)
+    assert (req.ddim, req.steps, req.seed, req.n, req.class_index, req.noise_scale, req.side_by_side) == (False, 20, 3, 4, None, 1.0, True)
+    assert parse_request("DDPM", 20, 3, 4, "hero", False, 1.5, True).noise_scale == 0.0  # toggle off: no extra noise
+    assert parse_request("DDIM", 25, 0, 4, "food", True, 1.0, True).side_by_side is False  # DDIM has no noise to compare
+    assert parse_request("DDPM", 20.0, 3, 4, None, True, 1, True).steps == 20  # JSON numbers may come as floats
+
+
+@pytest.mark.parametrize("i, bad, words", [
+    (0, "DDPMX", "sampler"), (1, 0, "steps"), (1, 501, "steps"), (1, 2.5, "steps"), (1, math.nan, "steps"),
+    (1, "20", "steps"), (2, -1, "seed"), (2, math.inf, "seed"), (3, 65, "sprites"), (3, None, "sprites"),
+    (4, "dragon", "class"), (5, "yes", "add noise"), (6, math.nan, "λ"), (6, 2.5, "λ"), (6, -0.1, "λ"), (7, 1, "side by side"),
+])
+def test_parse_request_rejects_bad_input_clearly(i, bad, words):
+    args = list(GOOD)
+    args[i] = bad
+    with pytest.raises(ValueError, match=words):
+        parse_request(*args)
+
+
+def test_frames_start_identical_and_end_at_t0(tiny_model):
+    out = list(frames(tiny_model, parse_request(*GOOD), fps=1e9))
+    assert len(out) == 21 and out[0].done == 0 and out[-1].done == 20
+    first = out[0]
+    assert np.array_equal(first.arms[0][0], first.arms[1][0])  # both arms from the same x_T
+    assert [f.t for f in out[:2]] == [500, 475] and out[-1].t == 0
+    assert not np.array_equal(out[-1].arms[0][0], out[-1].arms[1][0])  # noise vs no noise differ
+    assert out[-1].arms[0][0].shape == (4, 16, 16, 3)
+
+
+def test_frames_are_throttled_but_the_last_is_kept(tiny_model):
+    ticks = iter(range(1000))
+    out = list(frames(tiny_model, parse_request(*GOOD), fps=0.2, clock=lambda: next(ticks)))  # one per 5 "seconds"
+    assert [f.done for f in out] == [0, 5, 10, 15, 20]
+
+
+def test_run_matches_frames_and_delivers_first_and_last(tiny_model):
+    req = parse_request(*GOOD)
+    threaded = list(run(tiny_model, req, fps=1e9))
+    direct = list(frames(tiny_model, req, fps=1e9))
+    assert threaded[0].done == 0 and threaded[-1].done == 20
+    assert np.array_equal(threaded[-1].arms[0][0], direct[-1].arms[0][0])
+
+
+def test_closing_run_stops_the_sampler(tiny_model):
+    calls = []
+
+    def counting(x, t, c=None):
+        calls.append(int(t[0]))
+        return tiny_model(x, t, c)
+
+    gen = run(counting, parse_request("DDPM", 500, 0, 2, "any", True, 1.0, False), fps=1e9)
+    next(gen)
+    next(gen)
+    gen.close()  # what a Stop or a closed tab does to the handler's generator
+    seen = len(calls)
+    assert seen < 500
+    import time
+    time.sleep(0.2)
+    assert len(calls) == seen  # nothing more is computed
+
+
+def test_views_and_single_sprite(tiny_model):
+    last = list(frames(tiny_model, parse_request(*GOOD), fps=1e9))[-1]
+    grid = frame_image(last, 0, VIEWS.index("x_t"))
+    assert grid.shape == (35, 35, 3)  # 2×2 sprites with 1-pixel white borders
+    assert frame_image(last, 1, VIEWS.index("predicted x̂0"), sprite=2).shape == (16, 16, 3)
+
+
+def test_save_run_writes_gif_mp4_png(tiny_model, tmp_path):
+    out = list(frames(tiny_model, parse_request(*GOOD), fps=1e9))
+    paths = save_run(out, 0, tmp_path)
+    import imageio.v3 as iio
+    assert [p.suffix for p in paths] == [".gif", ".mp4", ".png"]
+    assert iio.imread(paths[2]).shape == (35 * 4, (35 * 2 + 4) * 4, 3)
+    assert all(p.stat().st_size > 0 for p in paths)
