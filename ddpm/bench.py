@@ -13,7 +13,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .fast import FastModel
-from .sampler import denoise_add_noise, sample, sample_ddim, sample_ddpm, seeded_noise
+from .data import to_uint8
+from .sampler import denoise_add_noise, randn_per_sprite, sample, sample_ddim, sample_ddpm, seeded_noise
 from .schedule import Schedule
 from .unet import ContextUnet
 
@@ -28,12 +29,12 @@ class Case:
     side_by_side: bool = False  # batch = n with noise + the same n without
 
 
-def reference_loop(model: ContextUnet, schedule: Schedule, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """The course's loop: eager fp32 model and denoise_add_noise, t = T … 1."""
+def reference_loop(model: ContextUnet, schedule: Schedule, x: torch.Tensor, gens: list[torch.Generator] | None) -> torch.Tensor:
+    """The course's loop: eager fp32 model and denoise_add_noise, t = T … 1; z from the sprites' generators, or 0 without."""
     with torch.no_grad():
         for i in range(schedule.T, 0, -1):
             t = torch.full((x.shape[0],), i)
-            z = torch.randn(x.shape, generator=gen) if i > 1 else 0
+            z = randn_per_sprite(gens, len(x)) if i > 1 and gens is not None else 0
             eps = model(x, t)
             x = denoise_add_noise(schedule, x, i, eps, z)
     return x
@@ -51,7 +52,7 @@ def reference_ddim(model: ContextUnet, schedule: Schedule, x: torch.Tensor, step
     return x
 
 
-def fast_run(fast: FastModel, schedule: Schedule, case: Case) -> torch.Tensor:
+def fast_run(fast: Callable, schedule: Schedule, case: Case) -> torch.Tensor:
     """The project's sampler with the fast model, as the demo runs it."""
     n = case.batch // 2 if case.side_by_side else case.batch
     x_T, gens = seeded_noise(0, n)
@@ -89,10 +90,11 @@ def forward_flops(model: ContextUnet, batch: int) -> int:
     return counter.get_total_flops()
 
 
-def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedule(), repeats: int = 3, log=print) -> dict:
+def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedule(), repeats: int = 3,
+              fast: FastModel | None = None, log=print) -> dict:
     """Time every case on the reference loop and on the fast path; returns a JSON-ready dict."""
     model = model.cpu().eval()
-    fast = FastModel(model)
+    fast = fast or FastModel(model)
     fast.ready.wait()  # the benchmark times the warm fast path; compiling is not sampling
     peak32, peak16 = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
     result = {
@@ -105,25 +107,35 @@ def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedu
     log(f"matmul peak here: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s; fast path: bf16={fast.bf16}, compiled={fast.compiled is not None}")
     log(f"{'case':24s} {'path':9s} {'median s':>9s} {'spread s':>9s} {'steps/s':>8s} {'sprites/s':>9s} {'GFLOP/s':>8s} {'speed-up':>8s}")
     for case in cases:
-        x_T, _ = seeded_noise(0, case.batch)
+        n = case.batch // 2 if case.side_by_side else case.batch
         steps = case.ddim_steps or schedule.T
         if case.ddim_steps:
-            ref = lambda: reference_ddim(model, schedule, x_T, steps)  # noqa: E731
-        else:  # for the side by side too: one batched loop, which flatters the reference
-            ref = lambda: reference_loop(model, schedule, x_T, torch.Generator().manual_seed(0))  # noqa: E731
+            ref = lambda: reference_ddim(model, schedule, seeded_noise(0, n)[0], steps)  # noqa: E731
+        else:  # for the side by side: one batched loop of the noisy arm's size ×2, which flatters the reference
+            def ref() -> torch.Tensor:
+                x_T, gens = seeded_noise(0, n)
+                out = reference_loop(model, schedule, x_T, gens)
+                if case.side_by_side:
+                    reference_loop(model, schedule, x_T, None)  # the course runs the z = 0 arm as a second loop
+                return out
         flops = forward_flops(model, case.batch) * steps
         row = {"case": case.name, "batch": case.batch, "steps": steps}
+        # Same x_T and the same z for both paths: the final sprites should agree.
+        row_images = {"reference": to_uint8(ref()), "fast": to_uint8(fast_run(fast, schedule, case)[:n])}
         for path, fn in (("reference", ref), ("fast", lambda: fast_run(fast, schedule, case))):
             times = timed(fn, repeats)
             med = statistics.median(times)
             row[path] = {"median_s": med, "min_s": min(times), "max_s": max(times), "steps_per_s": steps / med,
                          "sprites_per_s": case.batch / med, "gflops": flops / med / 1e9}
         row["speedup"] = row["reference"]["median_s"] / row["fast"]["median_s"]
+        diff = abs(row_images["reference"].astype(int) - row_images["fast"].astype(int))
+        row["final_pixel_diff"] = {"max": int(diff.max()), "mean": float(diff.mean())}
         result["cases"].append(row)
         for path in ("reference", "fast"):
             r = row[path]
             log(f"{case.name:24s} {path:9s} {r['median_s']:9.3f} {r['max_s'] - r['min_s']:9.3f} {r['steps_per_s']:8.1f} "
                 f"{r['sprites_per_s']:9.2f} {r['gflops']:8.1f} {row['speedup'] if path == 'fast' else 1:7.2f}x")
+        log(f"{'':24s} final sprites, fast vs reference: max |Δ| {row['final_pixel_diff']['max']}/255, mean {row['final_pixel_diff']['mean']:.2f}/255")
     return result
 
 

@@ -1,0 +1,58 @@
+"""The fast path: the bf16 choice per machine, agreement with the plain model, the benchmark."""
+import pytest
+import torch
+
+from ddpm import Schedule, sample, sample_ddpm, seeded_noise
+from ddpm.bench import Case, reference_loop, run_bench
+from ddpm.device import cpu_has_bf16, use_bf16
+from ddpm.fast import FastModel
+
+
+@pytest.mark.parametrize("flags, expected", [("fpu sse avx2 avx512f", False), ("avx512f avx512_bf16", True), ("amx_bf16 amx_tile", True)])
+def test_bf16_chosen_only_where_the_cpu_has_it(tmp_path, flags, expected):
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert cpu_has_bf16(info) is expected
+    assert use_bf16(torch.device("cpu"), info) is expected
+    assert cpu_has_bf16(tmp_path / "absent") is False  # no /proc/cpuinfo: stay on fp32
+
+
+def test_fast_fp32_compiled_equals_the_plain_model(tiny_model):
+    fast = FastModel(tiny_model, bf16=False, compile=True)
+    assert fast.ready.wait(timeout=600) and fast.compiled is not None
+    x, t = torch.randn(6, 3, 16, 16), torch.randint(1, 501, (6,))
+    c = torch.nn.functional.one_hot(torch.arange(6) % 5, 5).float()
+    with torch.inference_mode():
+        for ctx in (None, c):
+            assert torch.allclose(fast(x, t, ctx), tiny_model(x, t, ctx), atol=1e-4)
+        assert torch.allclose(fast(x[:1], t[:1]), tiny_model(x[:1], t[:1]), atol=1e-4)  # a batch of one
+
+
+def test_fast_bf16_stays_close_to_fp32(tiny_model):
+    fast = FastModel(tiny_model, bf16=True, compile=False)
+    x, t = torch.randn(4, 3, 16, 16), torch.randint(1, 501, (4,))
+    with torch.inference_mode():
+        ref = tiny_model(x, t)
+        # bf16 keeps 8 bits of mantissa: about 1 % of the output's scale.
+        assert (fast(x, t) - ref).abs().max() < 0.05 * ref.abs().max()
+
+
+def test_final_sprites_agree_with_the_course_loop(tiny_model):
+    """Same x_T, same z: the project's sampler with the fast model ends where the course's loop ends."""
+    s = Schedule(T=30)
+    x_T, gens = seeded_noise(4, 3)
+    ref = reference_loop(tiny_model, s, x_T, gens)
+    x_T, gens = seeded_noise(4, 3)
+    ours = sample(sample_ddpm(FastModel(tiny_model, bf16=False, compile=False), s, x_T, generator=gens))
+    assert torch.allclose(ours, ref, atol=1e-4)
+
+
+def test_bench_runs_end_to_end_tiny(tiny_model):
+    fast = FastModel(tiny_model, bf16=False, compile=False)
+    cases = [Case("ddpm", 2), Case("side", 4, side_by_side=True), Case("ddim", 2, ddim_steps=2)]
+    result = run_bench(tiny_model, cases, Schedule(T=4), repeats=1, fast=fast, log=lambda *_: None)
+    assert [row["case"] for row in result["cases"]] == ["ddpm", "side", "ddim"]
+    for row in result["cases"]:
+        assert row["fast"]["median_s"] > 0 and row["speedup"] > 0
+        assert row["final_pixel_diff"]["max"] <= 1
+    assert result["matmul_peak_gflops"]["fp32"] > 0
