@@ -117,7 +117,7 @@ def build() -> gr.Blocks:
                     view = gr.Radio(list(VIEWS), value=VIEWS[0], label="show")
                     sprite = gr.Dropdown(["all", *map(str, range(1, MAX_SPRITES + 1))], value="all", label="sprite")
                 scrub = gr.Slider(0, 1, value=0, step=1, label="scrub through the run", visible=False)
-                plot = gr.LinePlot(schedule_plot(None), x="t", y="value", color="series", label="schedule", height=260)
+                plot = gr.LinePlot(schedule_plot(None), x="t", y="value", color="series", label="schedule (the marker is the current t)", height=320)
                 files = gr.File(label="downloads: GIF, MP4, final grid", file_count="multiple", interactive=False)
         frames = gr.State(None)
 

@@ -37,7 +37,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
+def server_proc(tmp_path_factory):
+    """The demo, launched as `python app.py` would be, on a free port: (url, process)."""
     port = free_port()
     log = open(tmp_path_factory.mktemp("app") / "app.log", "w+")
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "DDPM_COMPILE": "0", "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -56,7 +57,13 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("app.py did not start within 90 s")
-    yield url
+    yield url, proc
     proc.terminate()
     proc.wait(timeout=20)
     log.close()
+
+
+@pytest.fixture(scope="session")
+def server(server_proc):
+    """The running demo's URL."""
+    return server_proc[0]
