@@ -10,10 +10,10 @@ import sys
 import tempfile
 
 import gradio as gr
-import pandas as pd
 
 from ddpm import CLASSES, CheckpointError, Schedule, load_model
 from ddpm.fast import FastModel
+from ddpm.schedule_plot import schedule_image
 from ddpm.stream import ANY_CLASS, MAX_SEED, MAX_SPRITES, VIEWS, Frame, frame_image, parse_request, run, save_run
 
 CSS = """
@@ -23,21 +23,6 @@ CSS = """
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
 FPS = float(os.environ.get("DDPM_FPS", 20))  # frames a second sent to the browser, at most
 _SCHEDULE = Schedule()
-_SCHEDULE_ROWS = pd.DataFrame(
-    [{"t": t, "value": float(getattr(_SCHEDULE, name)[t]), "series": label}
-     for name, label in (("s1", "s1 = 1/√α_t"), ("s2", "s2 = (1−α_t)/√(1−ᾱ_t)"), ("s3", "s3 = √β_t"), ("ab_t", "ᾱ_t"))
-     for t in range(1, _SCHEDULE.T + 1)]
-)
-
-
-def schedule_plot(t: int | None) -> pd.DataFrame:
-    """The schedule's curves, with a vertical marker at the current t."""
-    if t is None:
-        return _SCHEDULE_ROWS
-    marker = pd.DataFrame([{"t": t, "value": 0.0, "series": "now"}, {"t": t, "value": 1.05, "series": "now"}])
-    return pd.concat([_SCHEDULE_ROWS, marker], ignore_index=True)
-
-
 def _sprite_index(sprite: str) -> int | None:
     return None if sprite in (None, "", "all") else int(sprite) - 1
 
@@ -66,7 +51,7 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
         left, right = _render(frame, view, sprite)
         plot = gr.skip()
         if frame.elapsed - plotted >= PLOT_EVERY or frame.done == frame.total:
-            plot, plotted = schedule_plot(frame.t), frame.elapsed
+            plot, plotted = schedule_image(frame.t), frame.elapsed
         yield left, right, frame.status, plot, gr.skip(), gr.skip(), gr.skip()
     scrub = gr.Slider(minimum=0, maximum=len(frames) - 1, value=len(frames) - 1, step=1, visible=True, interactive=True)
     # Gradio copies the files into its own cache (cleaned by delete_cache), so ours can go at once.
@@ -81,7 +66,7 @@ def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     frame = frames[max(0, min(int(index), len(frames) - 1))]
     left, right = _render(frame, view, sprite)
-    return left, right, frame.status, schedule_plot(frame.t)
+    return left, right, frame.status, schedule_image(frame.t)
 
 
 def build() -> gr.Blocks:
@@ -117,7 +102,9 @@ def build() -> gr.Blocks:
                     view = gr.Radio(list(VIEWS), value=VIEWS[0], label="show")
                     sprite = gr.Dropdown(["all", *map(str, range(1, MAX_SPRITES + 1))], value="all", label="sprite")
                 scrub = gr.Slider(0, 1, value=0, step=1, label="scrub through the run", visible=False)
-                plot = gr.LinePlot(schedule_plot(None), x="t", y="value", color="series", label="schedule (the marker is the current t)", height=320)
+                # A picture, not gr.LinePlot: re-sending a plot's data each frame made the server grow ~1 MB a run.
+                plot = gr.Image(schedule_image(None), format="png", label="schedule (the orange line is the current t)",
+                                interactive=False, buttons=["download"])
                 files = gr.File(label="downloads: GIF, MP4, final grid", file_count="multiple", interactive=False)
         frames = gr.State(None)
 
