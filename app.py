@@ -114,7 +114,7 @@ def build() -> gr.Blocks:
         stop_btn.click(None, cancels=[run_event])
         dice.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private")
         sampler.change(lambda s: 25 if s == "DDIM" else _SCHEDULE.T, sampler, steps, api_visibility="private")
-        for trigger in (scrub.release, view.change, sprite.change):
+        for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only
             trigger(show_frame, [frames, scrub, view, sprite], [left, right, status, plot], api_visibility="private")
         gr.Examples(
             [["DDPM", 500, 0, 16, ANY_CLASS, True, 1.0, True], ["DDIM", 25, 1, 16, ANY_CLASS, True, 1.0, True],

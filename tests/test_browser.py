@@ -37,5 +37,24 @@ def test_page_runs_and_streams(server, tmp_path):
         rendering = left.evaluate("el => getComputedStyle(el).imageRendering")
         assert rendering in ("pixelated", "crisp-edges")
         page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
+
+        # Scrub back to the first frame without recomputing: both arms show the same x_T again.
+        page.get_by_text("frames shown").first.wait_for(timeout=30_000)
+        scrub = page.get_by_role("spinbutton", name="number input for scrub through the run")
+        scrub.fill("0")
+        scrub.press("Enter")
+        page.get_by_text("pure noise").first.wait_for(timeout=10_000)
+
+        # Stop freezes a long run: the status no longer moves.
+        steps.fill("500")
+        steps.press("Enter")
+        page.get_by_role("button", name="Run", exact=True).click()
+        page.get_by_text("steps/s").first.wait_for(timeout=30_000)
+        page.get_by_role("button", name="Stop", exact=True).click()
+        time.sleep(1.5)
+        status = page.get_by_text("t = ").last
+        frozen = status.inner_text()
+        time.sleep(2)
+        assert status.inner_text() == frozen and "done" not in frozen
         browser.close()
     assert (tmp_path / "demo.png").stat().st_size > 10_000
