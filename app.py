@@ -23,6 +23,8 @@ CSS = """
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
 FPS = float(os.environ.get("DDPM_FPS", 20))  # frames a second sent to the browser, at most
 _SCHEDULE = Schedule()
+
+
 def _sprite_index(sprite: str) -> int | None:
     return None if sprite in (None, "", "all") else int(sprite) - 1
 
@@ -76,7 +78,7 @@ def build() -> gr.Blocks:
             "# How a diffusion model samples\n"
             "A U-Net predicts the noise ε̂ in a noisy sprite; each step removes it and **adds back a little fresh noise**: "
             "x<sub>t−1</sub> = s1·(x<sub>t</sub> − s2·ε̂) + s3·z, for t = 500 … 1 (DDPM; *How Diffusion Models Work*, lesson 1). "
-            "On the right the same start without the fresh noise (z = 0): watch it collapse into blurry blobs."
+            "On the right the same start without the fresh noise (z = 0): watch it collapse into blobs."
         )
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
