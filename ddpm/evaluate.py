@@ -1,7 +1,7 @@
 """Sample quality: Sprite-FID on a small classifier's features, near-copies, diversity, class accuracy."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +111,7 @@ def pixel_diversity(samples: np.ndarray) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
-def draw(model: ContextUnet, steps_of: "callable", n: int, seed: int, bf16: bool, batch: int = 250, context: torch.Tensor | None = None) -> np.ndarray:
+def draw(model: ContextUnet, steps_of: Callable[..., Iterator[Step]], n: int, seed: int, bf16: bool, batch: int = 250, context: torch.Tensor | None = None) -> np.ndarray:
     """n uint8 sprites of `seed`, in batches, from sampler factory steps_of(x_T, gens, c)."""
     device = next(model.parameters()).device
     out = []

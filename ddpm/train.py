@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -155,7 +156,7 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
     return losses
 
 
-def preview(model: ContextUnet, schedule: Schedule, device: torch.device, bf16: bool, n: int = 64) -> "np.ndarray":
+def preview(model: ContextUnet, schedule: Schedule, device: torch.device, bf16: bool, n: int = 64) -> np.ndarray:
     """64 DDIM-25 samples from seed 0 (first half unconditional, then by class) as uint8."""
     classes = model.config.n_cfeat
     c = torch.zeros(n, classes)

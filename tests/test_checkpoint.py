@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ddpm import CheckpointError, ContextUnet, UNetConfig, load_model, save_model
+from ddpm import CheckpointError, load_model, save_model
 from ddpm.checkpoint import read_meta
 
 

@@ -1,5 +1,4 @@
 """One step against the posterior mean, x̂0 from the true noise, step order, seeds."""
-import math
 
 import pytest
 import torch
