@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .fast import FastModel
 from .data import to_uint8
-from .sampler import denoise_add_noise, randn_per_sprite, sample, sample_ddim, sample_ddpm, seeded_noise
+from .sampler import denoise_add_noise, randn_per_sprite, sample, sample_ddim, sample_ddpm, sample_side_by_side, seeded_noise
 from .schedule import Schedule
 from .unet import ContextUnet
 
@@ -59,8 +59,7 @@ def fast_run(fast: Callable, schedule: Schedule, case: Case) -> torch.Tensor:
     if case.ddim_steps:
         return sample(sample_ddim(fast, schedule, x_T, steps=case.ddim_steps))
     if case.side_by_side:
-        scale = torch.cat([torch.ones(n), torch.zeros(n)])
-        return sample(sample_ddpm(fast, schedule, torch.cat([x_T, x_T]), noise_scale=scale, generator=gens + seeded_noise(0, n)[1]))
+        return sample(sample_side_by_side(fast, schedule, x_T, gens))
     return sample(sample_ddpm(fast, schedule, x_T, generator=gens))
 
 
@@ -111,7 +110,7 @@ def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedu
         steps = case.ddim_steps or schedule.T
         if case.ddim_steps:
             ref = lambda: reference_ddim(model, schedule, seeded_noise(0, n)[0], steps)  # noqa: E731
-        else:  # for the side by side: one batched loop of the noisy arm's size ×2, which flatters the reference
+        else:  # the side by side as the course would run it: the noisy loop, then the z = 0 loop
             def ref() -> torch.Tensor:
                 x_T, gens = seeded_noise(0, n)
                 out = reference_loop(model, schedule, x_T, gens)

@@ -104,6 +104,29 @@ def sample_ddpm(
         yield Step(int(sched.t_model[i]), x, eps, x0, sched.s3[i] * z)
 
 
+def sample_side_by_side(
+    model: nn.Module,
+    schedule: Schedule,
+    x_T: Tensor,
+    generator: Sequence[torch.Generator],
+    *,
+    noise_scale: float = 1.0,
+    context: Tensor | None = None,
+) -> Iterator[Step]:
+    """DDPM with and without the fresh noise from the same x_T, as one batch of 2n.
+
+    Rows [:n] add λ·s3·z (λ = noise_scale) with z from `generator`, one per sprite; rows [n:]
+    are the course's z = 0 sampler. `context` is given for the n sprites and used for both halves.
+    """
+    n = len(x_T)
+    scale = torch.cat([torch.full((n,), float(noise_scale)), torch.zeros(n)])
+    # The z = 0 half multiplies its noise by 0; throwaway generators keep the batch one model call.
+    spare = [torch.Generator() for _ in range(n)]
+    both_context = context.repeat(2, 1) if context is not None else None
+    return sample_ddpm(model, schedule, x_T.repeat(2, 1, 1, 1), noise_scale=scale,
+                       generator=list(generator) + spare, context=both_context)
+
+
 @torch.inference_mode()
 def sample_ddim(
     model: nn.Module,

@@ -15,7 +15,7 @@ import torch
 
 from .data import CLASSES, to_uint8
 from .images import make_grid, upscale, write_animation, write_png
-from .sampler import Step, sample_ddim, sample_ddpm, seeded_generators, seeded_noise
+from .sampler import Step, sample_ddim, sample_ddpm, sample_side_by_side, seeded_noise
 from .schedule import Schedule
 
 MAX_SPRITES = 64
@@ -151,15 +151,14 @@ def frames(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[
     arms = 2 if req.side_by_side else 1
     c = None
     if req.class_index is not None:
-        c = torch.nn.functional.one_hot(torch.full((arms * req.n,), req.class_index), len(CLASSES)).float()
+        c = torch.nn.functional.one_hot(torch.full((req.n,), req.class_index), len(CLASSES)).float()
     sched = Schedule().respace(req.steps)  # the timesteps walked, for DDPM and DDIM alike
     if req.ddim:
         steps: Iterator[Step] = sample_ddim(model, Schedule(), x_T, steps=req.steps, context=c)
+    elif req.side_by_side:
+        steps = sample_side_by_side(model, sched, x_T, gens, noise_scale=req.noise_scale, context=c)
     else:
-        scale = torch.tensor([req.noise_scale] * req.n + [0.0] * req.n * (arms - 1))
-        # The z = 0 arm never uses its noise; it gets generators only to keep one batch.
-        arm_gens = gens + seeded_generators(req.seed, req.n) * (arms - 1)
-        steps = sample_ddpm(model, sched, x_T.repeat(arms, 1, 1, 1), noise_scale=scale, generator=arm_gens, context=c)
+        steps = sample_ddpm(model, sched, x_T, noise_scale=req.noise_scale, generator=gens, context=c)
     start = clock()
     blank = torch.zeros((arms * req.n, 3, 16, 16))
     yield Frame(int(sched.t_model[-1]), 0, req.steps, 0.0, _views(x_T.repeat(arms, 1, 1, 1), blank, blank, req.n, arms))

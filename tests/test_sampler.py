@@ -125,3 +125,16 @@ def test_noise_scale_per_sprite(tiny_model):
     alone = sample(sample_ddpm(tiny_model, s, x_T2, noise_scale=0.0))
     assert torch.allclose(both[2:], alone, atol=1e-5)
     assert not torch.allclose(both[:2], alone)
+
+
+def test_side_by_side_halves_equal_the_two_samplers_run_apart(tiny_model):
+    from ddpm import sample_side_by_side
+
+    s = Schedule(T=20)
+    x_T, gens = seeded_noise(2, 3)
+    both = sample(sample_side_by_side(tiny_model, s, x_T, gens, noise_scale=0.7))
+    x_T, gens = seeded_noise(2, 3)
+    noisy = sample(sample_ddpm(tiny_model, s, x_T, noise_scale=0.7, generator=gens))
+    plain = sample(sample_ddpm(tiny_model, s, x_T, noise_scale=0.0))
+    assert torch.allclose(both[:3], noisy, atol=1e-5)
+    assert torch.allclose(both[3:], plain, atol=1e-5)
