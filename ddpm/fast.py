@@ -1,6 +1,6 @@
 """The fast path for sampling on a CPU: bf16 autocast where the CPU has it, and a
-torch.compile'd copy of the U-Net built in a background thread. Until that copy is warm
-the eager model answers, so nobody waits for the compiler."""
+torch.compile'd copy of the U-Net built in a background thread, so that creating it (and
+starting a server) does not wait; the first calls wait until the compile is done."""
 from __future__ import annotations
 
 import threading
@@ -65,5 +65,8 @@ class FastModel:
                 return net(x, t, c).float()[:n]
 
     def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
-        """ε̂(x_t, t, c), from the compiled copy once it is warm."""
+        """ε̂(x_t, t, c), from the compiled copy (or the eager model where compiling is off or failed)."""
+        # Calls wait for the compile: eager calls beside a compile in another thread deadlocked
+        # (seen with torch 2.13: dynamo tracing in one thread, autocast exit in the other).
+        self.ready.wait()
         return self._call(self.compiled if self.compiled is not None else self.model, x, t, c)
