@@ -14,15 +14,17 @@ import gradio as gr
 from ddpm import CLASSES, CheckpointError, Schedule, load_model
 from ddpm.fast import FastModel
 from ddpm.schedule_plot import schedule_image
-from ddpm.stream import ANY_CLASS, MAX_SEED, MAX_SPRITES, VIEWS, Frame, frame_image, parse_request, run, save_run
+from ddpm.stream import (ANY_CLASS, MAX_SEED, MAX_SPRITES, VIEWS, Frame, frame_image, on_sampler_thread, parse_request,
+                         run, save_run)
 
 CSS = """
 /* Frames travel as tiny PNGs (16 px a sprite); the browser scales them up without blurring. */
 .pixelated img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }
 """
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
-FPS = float(os.environ.get("DDPM_FPS", 20))  # frames a second sent to the browser, at most
-_SCHEDULE = Schedule()
+# Frames a second sent to the browser, at most. Each frame costs the server and the browser CPU that the
+# sampler wants: on 2 cores the side-by-side run took 16–18 s at 20 fps, 14–15 s at 10, 12 s at 5.
+FPS = float(os.environ.get("DDPM_FPS", 10))
 
 
 def _sprite_index(sprite: str) -> int | None:
@@ -59,7 +61,7 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
     # Gradio copies the files into its own cache (cleaned by delete_cache), so ours can go at once.
     with tempfile.TemporaryDirectory(prefix="ddpm-run-") as folder:
         files = [str(p) for p in save_run(frames, VIEWS.index(view), folder)]
-        yield gr.skip(), gr.skip(), frames[-1].status + f" · {len(frames)} frames shown", gr.skip(), scrub, frames, files
+        yield gr.skip(), gr.skip(), frames[-1].status + f" · {len(frames)} frames shown · {MODEL.path}", gr.skip(), scrub, frames, files
 
 
 def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str):
@@ -83,7 +85,7 @@ def build() -> gr.Blocks:
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
                 sampler = gr.Radio(["DDPM", "DDIM"], value="DDPM", label="sampler")
-                steps = gr.Slider(1, _SCHEDULE.T, value=_SCHEDULE.T, step=1, label="denoising steps (fewer = respaced)")
+                steps = gr.Slider(1, Schedule.T, value=Schedule.T, step=1, label="denoising steps (fewer = respaced)")
                 with gr.Row():
                     seed = gr.Slider(0, MAX_SEED, value=0, step=1, label="seed", scale=4)
                     dice = gr.Button("random seed", scale=1, min_width=60)
@@ -105,7 +107,8 @@ def build() -> gr.Blocks:
                     sprite = gr.Dropdown(["all", *map(str, range(1, MAX_SPRITES + 1))], value="all", label="sprite")
                 scrub = gr.Slider(0, 1, value=0, step=1, label="scrub through the run", visible=False)
                 # A picture, not gr.LinePlot: re-sending a plot's data each frame made the server grow ~1 MB a run.
-                plot = gr.Image(schedule_image(None), format="png", label="schedule (the orange line is the current t)",
+                # Drawn first on the sampling thread, which alone does torch work (ddpm/stream.py); later frames reuse it.
+                plot = gr.Image(on_sampler_thread(lambda: schedule_image(None)), format="png", label="schedule (the orange line is the current t)",
                                 interactive=False, buttons=["download"])
                 files = gr.File(label="downloads: GIF, MP4, final grid", file_count="multiple", interactive=False)
         frames = gr.State(None)
@@ -115,7 +118,7 @@ def build() -> gr.Blocks:
         run_event = run_btn.click(denoise, inputs, outputs, api_name="denoise", show_progress="minimal")
         stop_btn.click(None, cancels=[run_event])
         dice.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private")
-        sampler.change(lambda s: 25 if s == "DDIM" else _SCHEDULE.T, sampler, steps, api_visibility="private")
+        sampler.change(lambda s: 25 if s == "DDIM" else Schedule.T, sampler, steps, api_visibility="private")
         for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only
             trigger(show_frame, [frames, scrub, view, sprite], [left, right, status, plot], api_visibility="private")
         gr.Examples(
@@ -136,10 +139,13 @@ def final_frame(*args) -> tuple:
 
 
 def load() -> FastModel:
-    """The model (DDPM_WEIGHTS, else the shipped one) with its fast path; exits saying what to run if it is missing or bad."""
+    """The model (DDPM_WEIGHTS, else the shipped one) with its fast path; exits saying what to run if it is missing or bad.
+
+    Loaded on the sampling thread: torch work on a second live thread slows sampling 1.5× (ddpm/stream.py)."""
     try:
         # DDPM_COMPILE=0 skips the background compile (tests; machines where it fails).
-        return FastModel(load_model(os.environ.get("DDPM_WEIGHTS"), device="cpu"), compile=os.environ.get("DDPM_COMPILE", "1") != "0")
+        return on_sampler_thread(lambda: FastModel(load_model(os.environ.get("DDPM_WEIGHTS"), device="cpu"),
+                                                   compile=os.environ.get("DDPM_COMPILE", "1") != "0"))
     except CheckpointError as e:
         sys.exit(f"cannot start the demo: {e}")
 

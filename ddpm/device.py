@@ -30,4 +30,6 @@ def use_bf16(device: torch.device, cpuinfo: Path = Path("/proc/cpuinfo")) -> boo
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """bf16 autocast on `device` when enabled, else a no-op context."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+    # Not torch.autocast(enabled=False): its exit still clears the global autocast cache, which
+    # deadlocks against a torch.compile tracing in another thread (torch 2.13; see ddpm/fast.py).
+    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()

@@ -1,6 +1,6 @@
 """The fast path for sampling on a CPU: bf16 autocast where the CPU has it, and a
 torch.compile'd copy of the U-Net built in a background thread, so that creating it (and
-starting a server) does not wait; the first calls wait until the compile is done."""
+starting a server) does not wait; until the compile is done, calls run the plain model."""
 from __future__ import annotations
 
 import threading
@@ -40,7 +40,7 @@ class FastModel:
                 for batch in (3, 5):
                     x = torch.zeros(batch, *self._image_shape(), device=self.device)
                     t = torch.ones(batch, dtype=torch.long, device=self.device)
-                    self._call(compiled, x, t, None)
+                    self._call(compiled, x, t, None, self.bf16)
         except Exception as e:  # a failed compile leaves the eager model serving
             print(f"ddpm: compiling the fast path failed, staying on eager: {type(e).__name__}: {e}")
         else:
@@ -50,7 +50,7 @@ class FastModel:
     def _image_shape(self) -> tuple[int, int, int]:
         return (self.config.in_channels, self.config.height, self.config.height)
 
-    def _call(self, net: nn.Module, x: Tensor, t: Tensor, c: Tensor | None) -> Tensor:
+    def _call(self, net: nn.Module, x: Tensor, t: Tensor, c: Tensor | None, bf16: bool) -> Tensor:
         # One form of input for every caller, so the compiled graph's guards always hold:
         # inference tensors, t as a (B,) tensor, the zero context where None was given, and
         # a batch of at least 2 (dynamo specialises a batch of 1 and would recompile).
@@ -61,12 +61,20 @@ class FastModel:
             x = x.clone()
             if n == 1:
                 x, t, c = (v.repeat(2, *([1] * (v.ndim - 1))) for v in (x, t, c))
-            with autocast(self.device, self.bf16):
+            with autocast(self.device, bf16):
                 return net(x, t, c).float()[:n]
 
     def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
-        """ε̂(x_t, t, c), from the compiled copy (or the eager model where compiling is off or failed)."""
-        # Calls wait for the compile: eager calls beside a compile in another thread deadlocked
-        # (seen with torch 2.13: dynamo tracing in one thread, autocast exit in the other).
-        self.ready.wait()
-        return self._call(self.compiled if self.compiled is not None else self.model, x, t, c)
+        """ε̂(x_t, t, c): from the compiled copy once it is warm, else from the eager model."""
+        if self.compiled is not None:
+            return self._call(self.compiled, x, t, c, self.bf16)
+        # While the compile runs, the eager model serves in fp32: eager bf16 autocast beside
+        # dynamo's tracing in another thread deadlocks (torch 2.13: autocast's exit against
+        # fake-tensor propagation); eager fp32 beside it does not (tests/test_fast.py).
+        return self._call(self.model, x, t, c, self.bf16 and self.ready.is_set())
+
+    @property
+    def path(self) -> str:
+        """Which path serves calls now, for status lines."""
+        precision = "bf16" if self.bf16 and self.ready.is_set() else "fp32"
+        return f"compiled {precision}" if self.compiled is not None else f"eager {precision}"

@@ -41,8 +41,10 @@ def _base(T: int) -> Image.Image:
     return img
 
 
-def schedule_image(t: int | None, T: int = Schedule().T) -> np.ndarray:
-    """The schedule's curves as an RGB image, with a vertical line at timestep t (none if t is None)."""
+def schedule_image(t: int | None, T: int = Schedule.T) -> np.ndarray:
+    """The schedule's curves as an RGB image, with a vertical line at timestep t (none if t is None).
+
+    Only the first call for a T computes the schedule (torch); later ones only draw (PIL)."""
     img = _base(T).copy()
     if t is not None:
         ImageDraw.Draw(img).line([_xy(t, 0, T), _xy(t, Y_MAX, T)], fill=(255, 127, 14), width=2)

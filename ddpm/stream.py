@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -22,11 +23,21 @@ MAX_SPRITES = 64
 MAX_SEED = 2**31 - 1
 VIEWS = ("x_t", "predicted noise ε̂", "predicted x̂0")
 ANY_CLASS = "any"
-# One long-lived sampling thread: torch's thread pools and the allocator's arenas are made once,
-# not per run (a thread per run let the server's memory creep up by about 1 MB a run).
+# One long-lived thread does all of the server's torch work: its thread pools and the allocator's
+# arenas are made once, not per run (a thread per run let the server's memory creep up by about
+# 1 MB a run). Sampling in it ran 1.5× slower once any other live thread had done torch work, even
+# building a Schedule (that thread keeps an OpenMP team, and the two teams oversubscribe 2 cores):
+# so the server loads the model and draws the schedule here too (on_sampler_thread), and the
+# request checks below build no tensors.
 # Setting the thread count inside that thread gives it its own full OpenMP team (measured ~15 % faster).
 _SAMPLER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddpm-sampler",
                               initializer=lambda: torch.set_num_threads(torch.get_num_threads()))
+T = TypeVar("T")
+
+
+def on_sampler_thread(fn: Callable[[], T]) -> T:
+    """Run fn (loading the model, say) on the thread that samples, and return its result."""
+    return _SAMPLER.submit(fn).result()
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,7 @@ def parse_request(sampler: str, steps: object, seed: object, n: object, class_na
     if sampler not in ("DDPM", "DDIM"):
         raise ValueError(f"sampler must be 'DDPM' or 'DDIM', got {sampler!r}")
     ddim = sampler == "DDIM"
-    steps = _int_in("steps", steps, 1, Schedule().T)
+    steps = _int_in("steps", steps, 1, Schedule.T)  # the default T, without building tensors on this thread
     seed = _int_in("seed", seed, 0, MAX_SEED)
     n = _int_in("number of sprites", n, 1, MAX_SPRITES)
     if class_name in (None, "", ANY_CLASS):

@@ -1,4 +1,6 @@
 """The fast path: the bf16 choice per machine, agreement with the plain model, the benchmark."""
+import threading
+
 import pytest
 import torch
 
@@ -26,6 +28,27 @@ def test_fast_fp32_compiled_equals_the_plain_model(tiny_model):
         for ctx in (None, c):
             assert torch.allclose(fast(x, t, ctx), tiny_model(x, t, ctx), atol=1e-4)
         assert torch.allclose(fast(x[:1], t[:1]), tiny_model(x[:1], t[:1]), atol=1e-4)  # a batch of one
+
+
+def test_plain_path_serves_while_compiling(tiny_model):
+    """Calls during the background compile return at once, from the eager model in fp32 (eager bf16 there deadlocked)."""
+    fast = FastModel(tiny_model, bf16=True, compile=True)
+    x, t = torch.randn(4, 3, 16, 16), torch.randint(1, 501, (4,))
+    during: list[tuple[str, torch.Tensor]] = []
+
+    def call_until_warm() -> None:
+        while not fast.ready.is_set():
+            during.append((fast.path, fast(x, t)))
+
+    caller = threading.Thread(target=call_until_warm, daemon=True)
+    caller.start()
+    caller.join(timeout=600)
+    assert not caller.is_alive(), "a call during the compile hung"
+    assert fast.compiled is not None and fast.path == "compiled bf16"
+    path, eps = during[0]
+    assert path == "eager fp32"
+    with torch.inference_mode():
+        assert torch.allclose(eps, tiny_model(x, t), atol=1e-5)
 
 
 def test_fast_bf16_stays_close_to_fp32(tiny_model):

@@ -3,7 +3,10 @@ import math
 
 import numpy as np
 import pytest
+import torch
+from torch.overrides import TorchFunctionMode
 
+from ddpm.schedule_plot import schedule_image
 from ddpm.stream import VIEWS, frame_image, frames, parse_request, run, save_run
 
 GOOD = ("DDPM", 20, 3, 4, "any", True, 1.0, True)
@@ -85,3 +88,23 @@ def test_save_run_writes_gif_mp4_png(tiny_model, tmp_path):
     assert [p.suffix for p in paths] == [".gif", ".mp4", ".png"]
     assert iio.imread(paths[2]).shape == (35 * 4, (35 * 2 + 4) * 4, 3)
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+class _NoTorch(TorchFunctionMode):
+    """Fails on any torch function or tensor method called while it is active (in this thread)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        raise AssertionError(f"torch work on a request thread: {func}")
+
+
+def test_request_side_helpers_do_no_torch_work(tiny_model, tmp_path):
+    """Checks, drawing and saving run on the server's other threads; torch work there slowed sampling 1.5×."""
+    frame_list = list(frames(tiny_model, parse_request("DDPM", 3, 0, 2, None, True, 1.0, True)))
+    schedule_image(None)  # the first call computes the schedule; the app makes it on the sampling thread
+    with _NoTorch():
+        with pytest.raises(AssertionError, match="torch work"):
+            torch.zeros(1)  # the guard itself works
+        parse_request("DDPM", 500, 0, 16, "hero", True, 1.0, True)
+        frame_image(frame_list[-1], 1, 2)
+        schedule_image(250)
+        save_run(frame_list, 0, tmp_path)
