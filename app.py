@@ -13,8 +13,9 @@ import gradio as gr
 
 from ddpm import CLASSES, CheckpointError, Schedule, load_model
 from ddpm.fast import FastModel
+from ddpm.guidance import DEFAULT_GUIDANCE
 from ddpm.schedule_plot import schedule_image
-from ddpm.stream import (ANY_CLASS, MAX_SEED, MAX_SPRITES, VIEWS, Frame, frame_image, on_sampler_thread, parse_request,
+from ddpm.stream import (ANY_CLASS, MAX_GUIDANCE, MAX_SEED, MAX_SPRITES, VIEWS, Frame, frame_image, on_sampler_thread, parse_request,
                          run, save_run)
 
 CSS = """
@@ -38,10 +39,10 @@ def _render(frame: Frame, view: str, sprite: str) -> tuple:
 
 
 def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
-            side_by_side: bool, view: str = VIEWS[0], sprite: str = "all"):
+            side_by_side: bool, view: str = VIEWS[0], sprite: str = "all", guidance: float = DEFAULT_GUIDANCE):
     """Stream a run: both arms, status line and schedule marker per frame; then scrubbing and downloads."""
     try:
-        req = parse_request(sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side)
+        req = parse_request(sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, guidance)
         if view not in VIEWS:
             raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
         if sprite not in ("all", *map(str, range(1, MAX_SPRITES + 1))):
@@ -91,6 +92,8 @@ def build() -> gr.Blocks:
                     dice = gr.Button("random seed", scale=1, min_width=60)
                 n = gr.Slider(1, MAX_SPRITES, value=16, step=1, label="sprites")
                 class_name = gr.Dropdown([ANY_CLASS, *CLASSES], value=ANY_CLASS, label="class")
+                guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5,
+                                     label="class guidance w (classifier-free; with a class only, twice the work)")
                 add_noise = gr.Checkbox(value=True, label="add noise back (s3·z)")
                 noise_scale = gr.Slider(0, 2, value=1, step=0.05, label="extra-noise scale λ (multiplies s3·z)")
                 side_by_side = gr.Checkbox(value=True, label="side by side with z = 0 (DDPM)")
@@ -113,7 +116,8 @@ def build() -> gr.Blocks:
                 files = gr.File(label="downloads: GIF, MP4, final grid", file_count="multiple", interactive=False)
         frames = gr.State(None)
 
-        inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite]
+        # guidance last, so that API calls written before it existed still work (it has a default).
+        inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance]
         outputs = [left, right, status, plot, scrub, frames, files]
         run_event = run_btn.click(denoise, inputs, outputs, api_name="denoise", show_progress="minimal")
         stop_btn.click(None, cancels=[run_event])

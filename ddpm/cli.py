@@ -15,6 +15,7 @@ from tqdm import tqdm
 from .checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, read_meta
 from .data import CLASSES, load_sprites, to_uint8
 from .device import autocast, use_bf16
+from .guidance import DEFAULT_GUIDANCE, Guided
 from .images import make_grid, upscale, write_animation, write_png
 from .sampler import sample_ddim, sample_ddpm, seeded_noise
 from .schedule import Schedule
@@ -67,15 +68,16 @@ def cmd_sample(a: argparse.Namespace) -> None:
     model = load_model(a.weights)
     device = next(model.parameters()).device
     bf16 = use_bf16(device) if a.bf16 is None else a.bf16
+    eps_model = Guided(model, a.guidance)
     x_T, gens = seeded_noise(a.seed, a.n)
     x_T, c = x_T.to(device), _context(a.class_name, a.n)
     c = c.to(device) if c is not None else None
     if a.sampler == "ddpm":
         schedule = Schedule().respace(a.steps or Schedule().T)
-        steps = sample_ddpm(model, schedule, x_T, noise_scale=a.noise_scale, generator=gens, context=c)
+        steps = sample_ddpm(eps_model, schedule, x_T, noise_scale=a.noise_scale, generator=gens, context=c)
         total = schedule.steps
     else:
-        steps = sample_ddim(model, Schedule(), x_T, steps=a.steps or 25, context=c)
+        steps = sample_ddim(eps_model, Schedule(), x_T, steps=a.steps or 25, context=c)
         total = a.steps or 25
     frames, x = [], x_T
     want_frames = out.suffix in (".gif", ".mp4")
@@ -101,7 +103,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     data = load_sprites(a.data)
     net = load_or_train_feature_net(Path(a.feature_net), data)
     bf16 = use_bf16(next(model.parameters()).device) if a.bf16 is None else a.bf16
-    results = evaluate(model, data, net, n=a.n, seed=a.seed, bf16=bf16)
+    results = evaluate(model, data, net, n=a.n, seed=a.seed, bf16=bf16, guidance=a.guidance)
     results["weights"] = str(a.weights or DEFAULT_WEIGHTS)
     results["bf16"] = bf16
     print(json.dumps(results, indent=2))
@@ -160,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=_positive(int), default=None, help="ddpm: 500 (fewer = respaced); ddim: 25")
     s.add_argument("--noise-scale", type=float, default=1.0, help="λ, multiplies s3·z (0 = the no-noise sampler)")
     s.add_argument("--class", dest="class_name", choices=CLASSES, default=None)
+    s.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
+                   help="classifier-free guidance weight w with --class (0: none)")
     s.add_argument("--scale", type=_positive(int), default=4, help="nearest-neighbour upscale of images")
     s.add_argument("--out", default="samples.png", help="FILE.png | .gif | .mp4 | .npy")
     _bf16_flag(s)
@@ -172,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=_positive(int), default=1000)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", default=None, help="also write the results here")
+    e.add_argument("--guidance", type=float, nargs="+", default=[0.0, DEFAULT_GUIDANCE],
+                   help="classifier-free guidance weights w to measure class accuracy at (0: none)")
     _bf16_flag(e)
     e.set_defaults(func=cmd_evaluate)
 

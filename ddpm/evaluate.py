@@ -1,7 +1,7 @@
 """Sample quality: Sprite-FID on a small classifier's features, near-copies, diversity, class accuracy."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from .data import Sprites, random_hflip, to_tensor, to_uint8
 from .device import autocast
+from .guidance import Guided
 from .sampler import Step, sample, sample_ddim, sample_ddpm, seeded_noise
 from .schedule import Schedule
 from .unet import ContextUnet
@@ -124,16 +125,18 @@ def draw(model: ContextUnet, steps_of: Callable[..., Iterator[Step]], n: int, se
     return np.concatenate(out)
 
 
-def evaluate(model: ContextUnet, data: Sprites, net: FeatureNet, *, n: int = 1000, seed: int = 0, bf16: bool = False, log=print) -> dict:
-    """The model card's quality figures: one dict per sampler, plus the real-vs-real floor and class accuracy."""
+def evaluate(model: ContextUnet, data: Sprites, net: FeatureNet, *, n: int = 1000, seed: int = 0, bf16: bool = False,
+             guidance: Sequence[float] = (0.0,), log=print) -> dict:
+    """The model card's quality figures: one dict per sampler, the real-vs-real floor, and class accuracy
+    per classifier-free guidance weight w (0: the plain conditional model)."""
     schedule = Schedule()
     real = features(net, data.images)
     perm = np.random.default_rng(seed).permutation(len(real))
     half = len(real) // 2
     results: dict = {"n_samples": n, "seed": seed, "fid_floor_real_vs_real": frechet_distance(real[perm[:half]], real[perm[half:]])}
 
-    def ddpm(scale: float):
-        return lambda x, g, c: sample_ddpm(model, schedule, x, noise_scale=scale, generator=g, context=c)
+    def ddpm(scale: float, eps_model: Callable = model):
+        return lambda x, g, c: sample_ddpm(eps_model, schedule, x, noise_scale=scale, generator=g, context=c)
 
     samplers = {"ddpm500_noise1": ddpm(1.0), "ddpm500_noise0": ddpm(0.0), "ddim25": lambda x, g, c: sample_ddim(model, schedule, x, steps=25, context=c)}
     for name, steps_of in samplers.items():
@@ -146,9 +149,12 @@ def evaluate(model: ContextUnet, data: Sprites, net: FeatureNet, *, n: int = 100
         log(f"{name:16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results[name].items()))
     k = len(data.classes)
     labels = torch.arange(n) % k
-    imgs = draw(model, ddpm(1.0), n, seed + 1, bf16, context=F.one_hot(labels, k).float())
-    pred = classify(net, imgs)
-    results["class_accuracy"] = {name: float((pred[labels.numpy() == i] == i).mean()) for i, name in enumerate(data.classes)}
+    results["class_accuracy"] = {}
+    for w in guidance:
+        imgs = draw(model, ddpm(1.0, Guided(model, w)), n, seed + 1, bf16, context=F.one_hot(labels, k).float())
+        pred = classify(net, imgs)
+        acc = {name: float((pred[labels.numpy() == i] == i).mean()) for i, name in enumerate(data.classes)}
+        results["class_accuracy"][f"w={w:g}"] = acc
+        log(f"class accuracy, guidance w={w:g}   " + "  ".join(f"{c} {a:.0%}" for c, a in acc.items()))
     results["feature_net_accuracy_on_data"] = float((classify(net, data.images) == data.labels).mean())
-    log("class accuracy   " + "  ".join(f"{c} {a:.0%}" for c, a in results["class_accuracy"].items()))
     return results

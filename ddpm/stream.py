@@ -15,12 +15,14 @@ import numpy as np
 import torch
 
 from .data import CLASSES, to_uint8
+from .guidance import DEFAULT_GUIDANCE, Guided
 from .images import make_grid, upscale, write_animation, write_png
 from .sampler import Step, sample_ddim, sample_ddpm, sample_side_by_side, seeded_noise
 from .schedule import Schedule
 
 MAX_SPRITES = 64
 MAX_SEED = 2**31 - 1
+MAX_GUIDANCE = 10.0
 VIEWS = ("x_t", "predicted noise ε̂", "predicted x̂0")
 ANY_CLASS = "any"
 # One long-lived thread does all of the server's torch work: its thread pools and the allocator's
@@ -51,6 +53,7 @@ class Request:
     class_index: int | None
     noise_scale: float  # λ for the main arm; 0 when "add noise back" is off
     side_by_side: bool  # also run the z = 0 arm from the same x_T (DDPM only)
+    guidance: float  # classifier-free guidance weight w, used when a class is chosen
 
 
 def _int_in(name: str, value: object, lo: int, hi: int) -> int:
@@ -62,7 +65,7 @@ def _int_in(name: str, value: object, lo: int, hi: int) -> int:
 
 
 def parse_request(sampler: str, steps: object, seed: object, n: object, class_name: str | None,
-                  add_noise: object, noise_scale: object, side_by_side: object) -> Request:
+                  add_noise: object, noise_scale: object, side_by_side: object, guidance: object = DEFAULT_GUIDANCE) -> Request:
     """Check raw inputs (from the UI or the API) and return a Request, or raise ValueError saying what is wrong."""
     if sampler not in ("DDPM", "DDIM"):
         raise ValueError(f"sampler must be 'DDPM' or 'DDIM', got {sampler!r}")
@@ -81,7 +84,10 @@ def parse_request(sampler: str, steps: object, seed: object, n: object, class_na
             raise ValueError(f"{name} must be true or false, got {flag!r}")
     if isinstance(noise_scale, bool) or not isinstance(noise_scale, (int, float)) or not 0 <= noise_scale <= 2:
         raise ValueError(f"noise scale λ must be a number from 0 to 2, got {noise_scale!r}")
-    return Request(ddim, steps, seed, n, class_index, float(noise_scale) if add_noise else 0.0, bool(side_by_side) and not ddim)
+    if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance <= MAX_GUIDANCE:
+        raise ValueError(f"class guidance w must be a number from 0 to {MAX_GUIDANCE:g}, got {guidance!r}")
+    return Request(ddim, steps, seed, n, class_index, float(noise_scale) if add_noise else 0.0, bool(side_by_side) and not ddim,
+                   float(guidance))
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,7 @@ def frames(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[
     c = None
     if req.class_index is not None:
         c = torch.nn.functional.one_hot(torch.full((req.n,), req.class_index), len(CLASSES)).float()
+    model = Guided(model, req.guidance)  # only acts with a class
     sched = Schedule().respace(req.steps)  # the timesteps walked, for DDPM and DDIM alike
     if req.ddim:
         steps: Iterator[Step] = sample_ddim(model, Schedule(), x_T, steps=req.steps, context=c)

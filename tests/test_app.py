@@ -53,13 +53,20 @@ def test_stop_ends_the_computation(server):
 
 
 @pytest.mark.parametrize("bad", [{"steps": 1000}, {"n": 0}, {"noise_scale": 5.0}, {"seed": -3}, {"sampler": "GAN"},
-                                 {"class_name": "dragon"}, {"steps": "many"}])
+                                 {"class_name": "dragon"}, {"steps": "many"}, {"guidance": -1.0}])
 def test_bad_input_is_rejected_and_the_server_stays_up(server, bad):
     c = client(server)
     with pytest.raises(Exception) as err:
         c.predict(*denoise_args(**bad), api_name="/denoise")
     assert any(word in str(err.value).lower() for word in ("must", "value", "choices", "invalid", "error"))
     assert "done" in c.predict(*denoise_args(steps=3), api_name="/denoise")[2]
+
+
+def test_a_class_with_guidance_and_the_api_without_it(server):
+    """Guidance is the last input, so calls that leave it out (written before it existed) still work."""
+    c = client(server)
+    assert "done" in c.predict(*denoise_args(steps=4, class_name="food", guidance=6.0), api_name="/denoise")[2]
+    assert "done" in c.predict(*denoise_args(steps=4, class_name="food"), api_name="/denoise")[2]
 
 
 def test_concurrent_clients_all_finish(server):

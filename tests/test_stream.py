@@ -9,7 +9,7 @@ from torch.overrides import TorchFunctionMode
 from ddpm.schedule_plot import schedule_image
 from ddpm.stream import VIEWS, frame_image, frames, parse_request, run, save_run
 
-GOOD = ("DDPM", 20, 3, 4, "any", True, 1.0, True)
+GOOD = ("DDPM", 20, 3, 4, "any", True, 1.0, True, 2.0)
 
 
 def test_parse_request_accepts_good_input():
@@ -24,6 +24,7 @@ def test_parse_request_accepts_good_input():
     (0, "DDPMX", "sampler"), (1, 0, "steps"), (1, 501, "steps"), (1, 2.5, "steps"), (1, math.nan, "steps"),
     (1, "20", "steps"), (2, -1, "seed"), (2, math.inf, "seed"), (3, 65, "sprites"), (3, None, "sprites"),
     (4, "dragon", "class"), (5, "yes", "add noise"), (6, math.nan, "λ"), (6, 2.5, "λ"), (6, -0.1, "λ"), (7, 1, "side by side"),
+    (8, -1, "guidance"), (8, math.nan, "guidance"), (8, 11, "guidance"), (8, "2", "guidance"), (8, True, "guidance"),
 ])
 def test_parse_request_rejects_bad_input_clearly(i, bad, words):
     args = list(GOOD)
@@ -108,3 +109,11 @@ def test_request_side_helpers_do_no_torch_work(tiny_model, tmp_path):
         frame_image(frame_list[-1], 1, 2)
         schedule_image(250)
         save_run(frame_list, 0, tmp_path)
+
+
+def test_guidance_acts_only_with_a_class(tiny_model):
+    def last(class_name, w):
+        return list(frames(tiny_model, parse_request("DDPM", 4, 0, 2, class_name, True, 1.0, False, w), fps=1e9))[-1].arms[0][0]
+
+    assert np.array_equal(last("any", 0.0), last("any", 5.0))  # nothing to guide towards
+    assert not np.array_equal(last("food", 0.0), last("food", 5.0))

@@ -66,8 +66,10 @@ def test_evaluate_end_to_end_on_a_tiny_model():
     torch.manual_seed(0)
     model = ContextUnet(UNetConfig(n_feat=16, n_cfeat=2, attention=False)).eval()
     net = train_feature_net(data, steps=30)
-    res = evaluate(model, data, net, n=8, seed=0, log=lambda *_: None)
+    res = evaluate(model, data, net, n=8, seed=0, guidance=(0.0, 2.0), log=lambda *_: None)
     for name in ("ddpm500_noise1", "ddpm500_noise0", "ddim25"):
         assert np.isfinite(res[name]["fid"]) and 0 <= res[name]["near_copy_share"] <= 1
-    assert set(res["class_accuracy"]) == {"block", "bar"}
+    assert list(res["class_accuracy"]) == ["w=0", "w=2"]
+    for acc in res["class_accuracy"].values():
+        assert set(acc) == {"block", "bar"} and all(0 <= a <= 1 for a in acc.values())
     assert res["fid_floor_real_vs_real"] < res["ddpm500_noise1"]["fid"]

@@ -1,0 +1,34 @@
+"""Classifier-free guidance against its closed form."""
+import pytest
+import torch
+
+from ddpm import Schedule, sample, sample_ddpm, seeded_noise
+from ddpm.guidance import Guided
+
+
+def test_guided_is_the_weighted_difference_of_two_calls(tiny_model):
+    x, t = torch.randn(3, 3, 16, 16), torch.randint(1, 501, (3,))
+    c = torch.nn.functional.one_hot(torch.tensor([0, 2, 4]), 5).float()
+    with torch.no_grad():
+        cond, uncond = tiny_model(x, t, c), tiny_model(x, t, torch.zeros_like(c))
+        for w in (0.0, 1.0, 3.5):
+            expected = (1 + w) * cond - w * uncond  # Ho & Salimans eq. 6
+            assert torch.allclose(Guided(tiny_model, w)(x, t, c), expected, atol=1e-5)
+        assert torch.equal(Guided(tiny_model, 2.0)(x, t, None), tiny_model(x, t, None))  # no class: unguided
+
+
+def test_guided_model_drives_the_sampler(tiny_model):
+    s = Schedule(T=5)
+    c = torch.nn.functional.one_hot(torch.tensor([1, 3]), 5).float()
+    x_T, gens = seeded_noise(0, 2)
+    plain = sample(sample_ddpm(tiny_model, s, x_T, generator=gens, context=c))
+    x_T, gens = seeded_noise(0, 2)
+    w0 = sample(sample_ddpm(Guided(tiny_model, 0.0), s, x_T, generator=gens, context=c))
+    x_T, gens = seeded_noise(0, 2)
+    w3 = sample(sample_ddpm(Guided(tiny_model, 3.0), s, x_T, generator=gens, context=c))
+    assert torch.equal(plain, w0) and w3.shape == plain.shape and not torch.allclose(w3, plain)
+
+
+def test_negative_weight_is_refused(tiny_model):
+    with pytest.raises(ValueError, match="guidance"):
+        Guided(tiny_model, -1.0)
