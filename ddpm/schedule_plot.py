@@ -10,10 +10,11 @@ from .schedule import Schedule
 
 SIZE = (560, 240)
 MARGIN = (40, 12, 12, 28)  # left, top, right, bottom
-Y_MAX = 1.2  # room above 1.0 for the legend
+Y_MAX = 1.2  # a little room above s1 ≈ 1
 # Labels in the course's variable names: PIL's built-in font has no Greek letters or √.
 CURVES = (("s1", "s1 = 1/sqrt(a_t)", (31, 119, 180)), ("s2", "s2 = (1-a_t)/sqrt(1-ab_t)", (214, 39, 40)),
           ("s3", "s3 = sqrt(b_t)", (44, 160, 44)), ("ab_t", "ab_t", (148, 103, 189)))
+MARKER = (255, 127, 14)  # the line at the current t
 
 
 def _xy(t: float, v: float, T: int) -> tuple[float, float]:
@@ -34,10 +35,13 @@ def _base(T: int) -> Image.Image:
     for t in range(0, T + 1, max(1, T // 5)):
         d.text((_xy(t, 0, T)[0] - 8, SIZE[1] - MARGIN[3] + 6), str(t), fill="black")
     d.text((MARGIN[0] - 30, SIZE[1] - MARGIN[3] + 6), "t =", fill="black")
-    for i, (name, label, colour) in enumerate(CURVES):
-        values = getattr(schedule, name)
-        d.line([_xy(t, float(values[t]), T) for t in range(1, T + 1)], fill=colour, width=2)
-        d.text((MARGIN[0] + 10 + 125 * i, MARGIN[1]), label, fill=colour)
+    # The legend sits where the curves leave room (late t, mid height), clear of the page's label corner.
+    x, y = _xy(0.66 * T, 0.9, T)
+    for i, (name, label, colour) in enumerate((*CURVES, (None, "current t", MARKER))):
+        if name is not None:
+            values = getattr(schedule, name)
+            d.line([_xy(t, float(values[t]), T) for t in range(1, T + 1)], fill=colour, width=2)
+        d.text((x, y + 14 * i), label, fill=colour)
     return img
 
 
@@ -47,5 +51,5 @@ def schedule_image(t: int | None, T: int = Schedule.T) -> np.ndarray:
     Only the first call for a T computes the schedule (torch); later ones only draw (PIL)."""
     img = _base(T).copy()
     if t is not None:
-        ImageDraw.Draw(img).line([_xy(t, 0, T), _xy(t, Y_MAX, T)], fill=(255, 127, 14), width=2)
+        ImageDraw.Draw(img).line([_xy(t, 0, T), _xy(t, Y_MAX, T)], fill=MARKER, width=2)
     return np.asarray(img)
