@@ -24,7 +24,7 @@ CSS = """
 """
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
 # Frames a second sent to the browser, at most. Each frame costs the server and the browser CPU that the
-# sampler wants: on 2 cores the side-by-side run took 16–18 s at 20 fps, 14–15 s at 10, 12 s at 5.
+# sampler wants: on 2 cores the side-by-side run took 16–18 s at 20 fps, 12–15 s at 10, 12 s at 5.
 FPS = float(os.environ.get("DDPM_FPS", 10))
 
 
