@@ -64,6 +64,12 @@ def _int_in(name: str, value: object, lo: int, hi: int) -> int:
     return int(value)
 
 
+def _number_in(name: str, value: object, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:  # NaN fails too
+        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {value!r}")
+    return float(value)
+
+
 def parse_request(sampler: str, steps: object, seed: object, n: object, class_name: str | None,
                   add_noise: object, noise_scale: object, side_by_side: object, guidance: object = DEFAULT_GUIDANCE) -> Request:
     """Check raw inputs (from the UI or the API) and return a Request, or raise ValueError saying what is wrong."""
@@ -82,12 +88,9 @@ def parse_request(sampler: str, steps: object, seed: object, n: object, class_na
     for name, flag in (("add noise back", add_noise), ("side by side", side_by_side)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be true or false, got {flag!r}")
-    if isinstance(noise_scale, bool) or not isinstance(noise_scale, (int, float)) or not 0 <= noise_scale <= 2:
-        raise ValueError(f"noise scale λ must be a number from 0 to 2, got {noise_scale!r}")
-    if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance <= MAX_GUIDANCE:
-        raise ValueError(f"class guidance w must be a number from 0 to {MAX_GUIDANCE:g}, got {guidance!r}")
-    return Request(ddim, steps, seed, n, class_index, float(noise_scale) if add_noise else 0.0, bool(side_by_side) and not ddim,
-                   float(guidance))
+    noise_scale = _number_in("noise scale λ", noise_scale, 0, 2)
+    guidance = _number_in("class guidance w", guidance, 0, MAX_GUIDANCE)
+    return Request(ddim, steps, seed, n, class_index, noise_scale if add_noise else 0.0, bool(side_by_side) and not ddim, guidance)
 
 
 @dataclass(frozen=True)
