@@ -85,8 +85,6 @@ def test_missing_weights_stop_startup_with_a_hint(tmp_path):
     assert "python -m ddpm train" in proc.stderr and "missing.safetensors" in proc.stderr
 
 
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
