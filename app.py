@@ -12,8 +12,9 @@ import tempfile
 import gradio as gr
 
 from ddpm import CLASSES, CheckpointError, Schedule, load_model
+from ddpm.checkpoint import SMALL_WEIGHTS
 from ddpm.fast import FastModel
-from ddpm.guidance import DEFAULT_GUIDANCE
+from ddpm.guidance import DEFAULT_GUIDANCE, MIXED
 from ddpm.schedule_plot import schedule_image
 from ddpm.stream import (ANY_CLASS, MAX_GUIDANCE, MAX_SEED, MAX_SPRITES, VIEWS, Frame, frame_image, on_sampler_thread, parse_request,
                          run, save_run)
@@ -91,7 +92,8 @@ def build() -> gr.Blocks:
                     seed = gr.Slider(0, MAX_SEED, value=0, step=1, label="seed", scale=4)
                     dice = gr.Button("random seed", scale=1, min_width=60)
                 n = gr.Slider(1, MAX_SPRITES, value=16, step=1, label="sprites")
-                class_name = gr.Dropdown([ANY_CLASS, *CLASSES], value=ANY_CLASS, label="class")
+                class_name = gr.Dropdown([(f"{ANY_CLASS} (unconditional)", ANY_CLASS), (f"{MIXED} (each class in turn)", MIXED), *CLASSES],
+                                         value=ANY_CLASS, label="class")
                 guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5,
                                      label="class guidance w (classifier-free; with a class only, twice the work)")
                 add_noise = gr.Checkbox(value=True, label="add noise back (s3·z)")
@@ -143,12 +145,12 @@ def final_frame(*args) -> tuple:
 
 
 def load() -> FastModel:
-    """The model (DDPM_WEIGHTS, else the shipped one) with its fast path; exits saying what to run if it is missing or bad.
+    """The model (DDPM_WEIGHTS, else the small shipped one) with its fast path; exits saying what to run if it is missing or bad.
 
     Loaded on the sampling thread: torch work on a second live thread slows sampling 1.5× (ddpm/stream.py)."""
     try:
         # DDPM_COMPILE=0 skips the background compile (tests; machines where it fails).
-        return on_sampler_thread(lambda: FastModel(load_model(os.environ.get("DDPM_WEIGHTS"), device="cpu"),
+        return on_sampler_thread(lambda: FastModel(load_model(os.environ.get("DDPM_WEIGHTS", SMALL_WEIGHTS), device="cpu"),
                                                    compile=os.environ.get("DDPM_COMPILE", "1") != "0"))
     except CheckpointError as e:
         sys.exit(f"cannot start the demo: {e}")

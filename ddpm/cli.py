@@ -9,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from .checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, read_meta
+from .checkpoint import DEFAULT_WEIGHTS, SMALL_WEIGHTS, CheckpointError, load_model, read_meta
 from .data import CLASSES, load_sprites, to_uint8
 from .device import autocast, use_bf16
-from .guidance import DEFAULT_GUIDANCE, Guided
+from .guidance import DEFAULT_GUIDANCE, MIXED, Guided, class_context
 from .images import make_grid, upscale, write_animation, write_png
 from .sampler import sample_ddim, sample_ddpm, seeded_noise
 from .schedule import Schedule
@@ -24,6 +23,7 @@ from .unet import UNetConfig
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dawnlike"
 DEFAULT_FEATURE_NET = DEFAULT_WEIGHTS.with_name("featnet.safetensors")
 OUTPUT_SUFFIXES = (".png", ".gif", ".mp4", ".npy")
+NO_CLASS = "none"
 
 
 def _positive(kind: type):
@@ -55,12 +55,6 @@ def cmd_train(a: argparse.Namespace) -> None:
     print(f"wrote {a.out}; mean loss over the last 200 steps {np.mean(losses[-200:]):.4f}")
 
 
-def _context(name: str | None, n: int) -> torch.Tensor | None:
-    if name is None:
-        return None
-    return F.one_hot(torch.full((n,), CLASSES.index(name)), len(CLASSES)).float()
-
-
 def cmd_sample(a: argparse.Namespace) -> None:
     out = Path(a.out)
     if out.suffix not in OUTPUT_SUFFIXES:
@@ -70,7 +64,7 @@ def cmd_sample(a: argparse.Namespace) -> None:
     bf16 = use_bf16(device) if a.bf16 is None else a.bf16
     eps_model = Guided(model, a.guidance)
     x_T, gens = seeded_noise(a.seed, a.n)
-    x_T, c = x_T.to(device), _context(a.class_name, a.n)
+    x_T, c = x_T.to(device), class_context(None if a.class_name == NO_CLASS else a.class_name, a.n)
     c = c.to(device) if c is not None else None
     if a.sampler == "ddpm":
         schedule = Schedule().respace(a.steps or Schedule().T)
@@ -118,9 +112,10 @@ def cmd_bench(a: argparse.Namespace) -> None:
         raise SystemExit(f"--ddim-steps ({a.ddim_steps}) cannot exceed --T ({a.T})")
     if a.threads:
         torch.set_num_threads(a.threads)
-    model = load_model(a.weights, device="cpu")
+    weights = a.weights or SMALL_WEIGHTS
+    model = load_model(weights, device="cpu")
     result = run_bench(model, default_cases(a.ddim_steps), Schedule(T=a.T), repeats=a.repeats)
-    result["weights"] = str(a.weights or DEFAULT_WEIGHTS)
+    result["weights"] = str(weights)
     save(result, a.json)
     print(f"wrote {a.json}")
 
@@ -161,9 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddpm")
     s.add_argument("--steps", type=_positive(int), default=None, help="ddpm: 500 (fewer = respaced); ddim: 25")
     s.add_argument("--noise-scale", type=float, default=1.0, help="λ, multiplies s3·z (0 = the no-noise sampler)")
-    s.add_argument("--class", dest="class_name", choices=CLASSES, default=None)
+    s.add_argument("--class", dest="class_name", choices=(MIXED, *CLASSES, NO_CLASS), default=MIXED,
+                   help=f"{MIXED}: sprite i asks for class i mod 5 (default); {NO_CLASS}: unconditional")
     s.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
-                   help="classifier-free guidance weight w with --class (0: none)")
+                   help="classifier-free guidance weight w for a class (0: none)")
     s.add_argument("--scale", type=_positive(int), default=4, help="nearest-neighbour upscale of images")
     s.add_argument("--out", default="samples.png", help="FILE.png | .gif | .mp4 | .npy")
     _bf16_flag(s)
@@ -182,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     b = sub.add_parser("bench", help="time the course's loop against the fast path on this CPU")
-    b.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")
+    b.add_argument("--weights", default=None, help=f"default: the demo's model, {SMALL_WEIGHTS}")
     b.add_argument("--repeats", type=_positive(int), default=3)
     b.add_argument("--T", type=_positive(int), default=500, help="DDPM steps (500: the course's schedule)")
     b.add_argument("--ddim-steps", type=_positive(int), default=25)

@@ -1,4 +1,5 @@
-"""Classifier-free guidance (Ho & Salimans 2022): sharper class conditioning from the same model."""
+"""Class conditioning: which class each sprite asks for, and classifier-free guidance
+(Ho & Salimans 2022) for sharper classes from the same model."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,7 +7,23 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from .data import CLASSES
+
 DEFAULT_GUIDANCE = 4.0  # w for class-conditional sampling in the CLI and the demo (weights/README.md)
+MIXED = "mixed"  # every class in turn: sprite i asks for class i mod 5
+
+
+def class_context(name: str | None, n: int) -> Tensor | None:
+    """One-hot contexts (n, 5) for n sprites: None for no class, one class for all, or MIXED."""
+    if name is None:
+        return None
+    if name == MIXED:
+        labels = torch.arange(n) % len(CLASSES)  # by index, so sprite i's class does not depend on n
+    elif name in CLASSES:
+        labels = torch.full((n,), CLASSES.index(name))
+    else:
+        raise ValueError(f"class must be one of {', '.join((MIXED, *CLASSES))} or None, got {name!r}")
+    return torch.nn.functional.one_hot(labels, len(CLASSES)).float()
 
 
 class Guided:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .data import CLASSES, to_uint8
-from .guidance import DEFAULT_GUIDANCE, Guided
+from .guidance import DEFAULT_GUIDANCE, MIXED, Guided, class_context
 from .images import make_grid, upscale, write_animation, write_png
 from .sampler import Step, sample_ddim, sample_ddpm, sample_side_by_side, seeded_noise
 from .schedule import Schedule
@@ -50,7 +50,7 @@ class Request:
     steps: int
     seed: int
     n: int
-    class_index: int | None
+    class_name: str | None  # None, MIXED or one of CLASSES
     noise_scale: float  # λ for the main arm; 0 when "add noise back" is off
     side_by_side: bool  # also run the z = 0 arm from the same x_T (DDPM only)
     guidance: float  # classifier-free guidance weight w, used when a class is chosen
@@ -80,17 +80,15 @@ def parse_request(sampler: str, steps: object, seed: object, n: object, class_na
     seed = _int_in("seed", seed, 0, MAX_SEED)
     n = _int_in("number of sprites", n, 1, MAX_SPRITES)
     if class_name in (None, "", ANY_CLASS):
-        class_index = None
-    elif class_name in CLASSES:
-        class_index = CLASSES.index(class_name)
-    else:
-        raise ValueError(f"class must be one of {', '.join((ANY_CLASS, *CLASSES))}, got {class_name!r}")
+        class_name = None
+    elif class_name not in (MIXED, *CLASSES):
+        raise ValueError(f"class must be one of {', '.join((ANY_CLASS, MIXED, *CLASSES))}, got {class_name!r}")
     for name, flag in (("add noise back", add_noise), ("side by side", side_by_side)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be true or false, got {flag!r}")
     noise_scale = _number_in("noise scale λ", noise_scale, 0, 2)
     guidance = _number_in("class guidance w", guidance, 0, MAX_GUIDANCE)
-    return Request(ddim, steps, seed, n, class_index, noise_scale if add_noise else 0.0, bool(side_by_side) and not ddim, guidance)
+    return Request(ddim, steps, seed, n, class_name, noise_scale if add_noise else 0.0, bool(side_by_side) and not ddim, guidance)
 
 
 @dataclass(frozen=True)
@@ -169,9 +167,7 @@ def frames(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[
     """Sample for `req` in this thread: the first frame (x_T), at most `fps` frames a second, and the last."""
     x_T, gens = seeded_noise(req.seed, req.n)
     arms = 2 if req.side_by_side else 1
-    c = None
-    if req.class_index is not None:
-        c = torch.nn.functional.one_hot(torch.full((req.n,), req.class_index), len(CLASSES)).float()
+    c = class_context(req.class_name, req.n)
     model = Guided(model, req.guidance)  # only acts with a class
     sched = Schedule().respace(req.steps)  # the timesteps walked, for DDPM and DDIM alike
     if req.ddim:

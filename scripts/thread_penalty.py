@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere, without installing
 from ddpm import Schedule, load_model, sample, sample_side_by_side, seeded_noise  # noqa: E402
+from ddpm.checkpoint import SMALL_WEIGHTS  # noqa: E402
 from ddpm.fast import FastModel  # noqa: E402
 from ddpm.stream import on_sampler_thread  # noqa: E402
 
@@ -29,11 +30,11 @@ def side_by_side(fast: FastModel) -> float:
 
 def scenario(name: str) -> None:
     if name == "sampler-only":
-        fast = on_sampler_thread(lambda: FastModel(load_model()))
+        fast = on_sampler_thread(lambda: FastModel(load_model(SMALL_WEIGHTS)))
         fast.ready.wait()
         times = [on_sampler_thread(lambda: side_by_side(fast)) for _ in range(3)]
     else:
-        fast = FastModel(load_model())
+        fast = FastModel(load_model(SMALL_WEIGHTS))
         fast.ready.wait()
         Schedule()  # a little torch work on the main thread
         if name == "main":

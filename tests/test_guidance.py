@@ -32,3 +32,16 @@ def test_guided_model_drives_the_sampler(tiny_model):
 def test_negative_weight_is_refused(tiny_model):
     with pytest.raises(ValueError, match="guidance"):
         Guided(tiny_model, -1.0)
+
+
+def test_class_context_one_hot_per_sprite():
+    from ddpm.guidance import MIXED, class_context
+
+    assert class_context(None, 4) is None
+    food = class_context("food", 3)
+    assert food.shape == (3, 5) and (food.argmax(1) == 2).all() and (food.sum(1) == 1).all()
+    mixed = class_context(MIXED, 12)
+    assert mixed.argmax(1).tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]  # sprite i asks for class i mod 5
+    assert torch.equal(class_context(MIXED, 7), mixed[:7])  # a sprite's class does not depend on n
+    with pytest.raises(ValueError, match="class must be one of"):
+        class_context("dragon", 2)

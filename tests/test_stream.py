@@ -14,10 +14,11 @@ GOOD = ("DDPM", 20, 3, 4, "any", True, 1.0, True, 2.0)
 
 def test_parse_request_accepts_good_input():
     req = parse_request(*GOOD)
-    assert (req.ddim, req.steps, req.seed, req.n, req.class_index, req.noise_scale, req.side_by_side) == (False, 20, 3, 4, None, 1.0, True)
+    assert (req.ddim, req.steps, req.seed, req.n, req.class_name, req.noise_scale, req.side_by_side) == (False, 20, 3, 4, None, 1.0, True)
     assert parse_request("DDPM", 20, 3, 4, "hero", False, 1.5, True).noise_scale == 0.0  # toggle off: no extra noise
     assert parse_request("DDIM", 25, 0, 4, "food", True, 1.0, True).side_by_side is False  # DDIM has no noise to compare
     assert parse_request("DDPM", 20.0, 3, 4, None, True, 1, True).steps == 20  # JSON numbers may come as floats
+    assert parse_request("DDPM", 20, 3, 4, "mixed", True, 1.0, True).class_name == "mixed"
 
 
 @pytest.mark.parametrize("i, bad, words", [
