@@ -148,7 +148,7 @@ def evaluate(model: ContextUnet, data: Sprites, net: FeatureNet, *, n: int = 100
         }
         log(f"{name:16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results[name].items()))
     k = len(data.classes)
-    labels = torch.arange(n) % k
+    labels = torch.arange(n) % k  # every class in turn, as `python -m ddpm sample --class mixed` asks
     results["class_accuracy"] = {}
     for w in guidance:
         imgs = draw(model, ddpm(1.0, Guided(model, w)), n, seed + 1, bf16, context=F.one_hot(labels, k).float())
