@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ddpm import Schedule, sample, sample_ddpm, seeded_noise
-from ddpm.guidance import Guided
+from ddpm.guidance import MIXED, Guided, class_context
 
 
 def test_guided_is_the_weighted_difference_of_two_calls(tiny_model):
@@ -35,8 +35,6 @@ def test_negative_weight_is_refused(tiny_model):
 
 
 def test_class_context_one_hot_per_sprite():
-    from ddpm.guidance import MIXED, class_context
-
     assert class_context(None, 4) is None
     food = class_context("food", 3)
     assert food.shape == (3, 5) and (food.argmax(1) == 2).all() and (food.sum(1) == 1).all()
