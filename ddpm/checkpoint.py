@@ -13,7 +13,7 @@ from .device import pick_device
 from .unet import ContextUnet, UNetConfig
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "sprites.safetensors"
-# The live demo's model: a half-width net, 2.4× cheaper a step on a CPU (weights/README.md).
+# The live demo's model: a half-width net, about 2.5× cheaper a step on a CPU (weights/README.md).
 SMALL_WEIGHTS = DEFAULT_WEIGHTS.with_name("sprites-small.safetensors")
 
 

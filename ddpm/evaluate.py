@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from .data import Sprites, random_hflip, to_tensor, to_uint8
 from .device import autocast
-from .guidance import Guided
+from .guidance import MIXED, Guided, class_context
 from .sampler import Step, sample, sample_ddim, sample_ddpm, seeded_noise
 from .schedule import Schedule
 from .unet import ContextUnet
@@ -147,13 +147,13 @@ def evaluate(model: ContextUnet, data: Sprites, net: FeatureNet, *, n: int = 100
             "pixel_diversity": pixel_diversity(imgs),
         }
         log(f"{name:16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results[name].items()))
-    k = len(data.classes)
-    labels = torch.arange(n) % k  # every class in turn, as `python -m ddpm sample --class mixed` asks
+    context = class_context(MIXED, n, data.classes)  # every class in turn, as `python -m ddpm sample` asks
+    labels = context.argmax(1).numpy()
     results["class_accuracy"] = {}
     for w in guidance:
-        imgs = draw(model, ddpm(1.0, Guided(model, w)), n, seed + 1, bf16, context=F.one_hot(labels, k).float())
+        imgs = draw(model, ddpm(1.0, Guided(model, w)), n, seed + 1, bf16, context=context)
         pred = classify(net, imgs)
-        acc = {name: float((pred[labels.numpy() == i] == i).mean()) for i, name in enumerate(data.classes)}
+        acc = {name: float((pred[labels == i] == i).mean()) for i, name in enumerate(data.classes)}
         results["class_accuracy"][f"w={w:g}"] = acc
         log(f"class accuracy, guidance w={w:g}   " + "  ".join(f"{c} {a:.0%}" for c, a in acc.items()))
     results["feature_net_accuracy_on_data"] = float((classify(net, data.images) == data.labels).mean())

@@ -2,7 +2,7 @@
 (Ho & Salimans 2022) for sharper classes from the same model."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -13,17 +13,17 @@ DEFAULT_GUIDANCE = 4.0  # w for class-conditional sampling in the CLI and the de
 MIXED = "mixed"  # every class in turn: sprite i asks for class i mod 5
 
 
-def class_context(name: str | None, n: int) -> Tensor | None:
-    """One-hot contexts (n, 5) for n sprites: None for no class, one class for all, or MIXED."""
+def class_context(name: str | None, n: int, classes: Sequence[str] = CLASSES) -> Tensor | None:
+    """One-hot contexts (n, len(classes)) for n sprites: None for no class, one class for all, or MIXED."""
     if name is None:
         return None
     if name == MIXED:
-        labels = torch.arange(n) % len(CLASSES)  # by index, so sprite i's class does not depend on n
-    elif name in CLASSES:
-        labels = torch.full((n,), CLASSES.index(name))
+        labels = torch.arange(n) % len(classes)  # by index, so sprite i's class does not depend on n
+    elif name in classes:
+        labels = torch.full((n,), classes.index(name))
     else:
-        raise ValueError(f"class must be one of {', '.join((MIXED, *CLASSES))} or None, got {name!r}")
-    return torch.nn.functional.one_hot(labels, len(CLASSES)).float()
+        raise ValueError(f"class must be one of {', '.join((MIXED, *classes))} or None, got {name!r}")
+    return torch.nn.functional.one_hot(labels, len(classes)).float()
 
 
 class Guided:

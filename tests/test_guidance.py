@@ -43,3 +43,4 @@ def test_class_context_one_hot_per_sprite():
     assert torch.equal(class_context(MIXED, 7), mixed[:7])  # a sprite's class does not depend on n
     with pytest.raises(ValueError, match="class must be one of"):
         class_context("dragon", 2)
+    assert class_context(MIXED, 3, ("block", "bar")).argmax(1).tolist() == [0, 1, 0]  # any data set's classes
