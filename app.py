@@ -15,13 +15,28 @@ from ddpm import CLASSES, CheckpointError, Schedule, load_model
 from ddpm.checkpoint import SMALL_WEIGHTS
 from ddpm.fast import FastModel
 from ddpm.guidance import DEFAULT_GUIDANCE, MIXED
+from ddpm.images import png_data_url
 from ddpm.schedule_plot import schedule_image
 from ddpm.stream import (ANY_CLASS, MAX_GUIDANCE, MAX_SEED, MAX_SPRITES, VIEWS, Frame, frame_image, on_sampler_thread, parse_request,
                          run, save_run)
 
-CSS = """
-/* Frames travel as tiny PNGs (16 px a sprite); the browser scales them up without blurring. */
-.pixelated img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }
+# Both arms in one HTML element, each frame's grids inline as tiny PNG data URLs (16 px a sprite), which
+# the browser scales up without blurring. As two gr.Image outputs each frame cost two PNG files in
+# Gradio's cache and two requests from the page, and that CPU came out of the sampler's two cores.
+STAGE_HTML = """
+<div class="stage">
+  <figure><figcaption>with noise (DDPM)</figcaption>
+    ${value?.left ? `<img src="${value.left}" alt="the sprites sampled with noise">` : '<div class="empty"></div>'}</figure>
+  <figure><figcaption>without noise (z = 0)</figcaption>
+    ${value?.right ? `<img src="${value.right}" alt="the same sprites sampled without noise">` : '<div class="empty"></div>'}</figure>
+</div>
+"""
+STAGE_CSS = """
+.stage { display: flex; gap: 12px; }
+.stage figure { flex: 1; margin: 0; min-width: 0; }
+.stage figcaption { font-size: var(--block-label-text-size); color: var(--block-label-text-color); margin-bottom: 4px; }
+.stage img, .stage .empty { display: block; width: 100%; height: 360px; object-fit: contain; image-rendering: pixelated; }
+.stage .empty { background: var(--block-background-fill); border: 1px dashed var(--border-color-primary); box-sizing: border-box; }
 """
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
 # Frames a second sent to the browser, at most. Each frame costs the server and the browser CPU that the
@@ -33,10 +48,11 @@ def _sprite_index(sprite: str) -> int | None:
     return None if sprite in (None, "", "all") else int(sprite) - 1
 
 
-def _render(frame: Frame, view: str, sprite: str) -> tuple:
+def _render(frame: Frame, view: str, sprite: str) -> dict:
+    """The stage's value: each arm's chosen view as a PNG data URL (right: None without the z = 0 arm)."""
     v, s = VIEWS.index(view) if view in VIEWS else 0, _sprite_index(sprite)
-    right = frame_image(frame, 1, v, s) if len(frame.arms) > 1 else None
-    return frame_image(frame, 0, v, s), right
+    arms = [png_data_url(frame_image(frame, arm, v, s)) for arm in range(len(frame.arms))]
+    return {"left": arms[0], "right": arms[1] if len(arms) > 1 else None}
 
 
 def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
@@ -54,25 +70,23 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
     plotted = -PLOT_EVERY
     for frame in run(MODEL, req, fps=FPS):
         frames.append(frame)
-        left, right = _render(frame, view, sprite)
         plot = gr.skip()
         if frame.elapsed - plotted >= PLOT_EVERY or frame.done == frame.total:
             plot, plotted = schedule_image(frame.t), frame.elapsed
-        yield left, right, frame.status, plot, gr.skip(), gr.skip(), gr.skip()
+        yield _render(frame, view, sprite), frame.status, plot, gr.skip(), gr.skip(), gr.skip()
     scrub = gr.Slider(minimum=0, maximum=len(frames) - 1, value=len(frames) - 1, step=1, visible=True, interactive=True)
     # Gradio copies the files into its own cache (cleaned by delete_cache), so ours can go at once.
     with tempfile.TemporaryDirectory(prefix="ddpm-run-") as folder:
         files = [str(p) for p in save_run(frames, VIEWS.index(view), folder)]
-        yield gr.skip(), gr.skip(), frames[-1].status + f" · {len(frames)} frames shown · {MODEL.path}", gr.skip(), scrub, frames, files
+        yield gr.skip(), frames[-1].status + f" · {len(frames)} frames shown · {MODEL.path}", gr.skip(), scrub, frames, files
 
 
 def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str):
     """Show a stored frame of the last run (scrubbing), without recomputing anything."""
     if not frames:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip()
     frame = frames[max(0, min(int(index), len(frames) - 1))]
-    left, right = _render(frame, view, sprite)
-    return left, right, frame.status, schedule_image(frame.t)
+    return _render(frame, view, sprite), frame.status, schedule_image(frame.t)
 
 
 def build() -> gr.Blocks:
@@ -103,9 +117,7 @@ def build() -> gr.Blocks:
                     run_btn = gr.Button("Run", variant="primary")
                     stop_btn = gr.Button("Stop", variant="stop")
             with gr.Column(scale=2):
-                with gr.Row():
-                    left = gr.Image(label="with noise (DDPM)", format="png", height=360, elem_classes="pixelated", interactive=False)
-                    right = gr.Image(label="without noise (z = 0)", format="png", height=360, elem_classes="pixelated", interactive=False)
+                stage = gr.HTML(None, html_template=STAGE_HTML, css_template=STAGE_CSS, js_on_load=None, elem_classes="pixelated")
                 status = gr.Markdown("Press **Run**.")
                 with gr.Row():
                     view = gr.Radio(list(VIEWS), value=VIEWS[0], label="show")
@@ -120,17 +132,17 @@ def build() -> gr.Blocks:
 
         # guidance last, so that API calls written before it existed still work (it has a default).
         inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance]
-        outputs = [left, right, status, plot, scrub, frames, files]
-        run_event = run_btn.click(denoise, inputs, outputs, api_name="denoise", show_progress="minimal")
+        outputs = [stage, status, plot, scrub, frames, files]
+        run_event = run_btn.click(denoise, inputs, outputs, api_name="denoise", show_progress="hidden")
         stop_btn.click(None, cancels=[run_event])
         dice.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private")
         sampler.change(lambda s: 25 if s == "DDIM" else Schedule.T, sampler, steps, api_visibility="private")
         for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only
-            trigger(show_frame, [frames, scrub, view, sprite], [left, right, status, plot], api_visibility="private")
+            trigger(show_frame, [frames, scrub, view, sprite], [stage, status, plot], api_visibility="private")
         gr.Examples(
             [["DDPM", 500, 0, 16, ANY_CLASS, True, 1.0, True], ["DDIM", 25, 1, 16, ANY_CLASS, True, 1.0, True],
              ["DDPM", 500, 2, 16, "hero", True, 1.0, True]],
-            inputs[:8], [left, right, status], fn=final_frame, cache_examples=True, cache_mode="lazy",
+            inputs[:8], [stage, status], fn=final_frame, cache_examples=True, cache_mode="lazy",
         )
     return demo
 
@@ -140,8 +152,7 @@ def final_frame(*args) -> tuple:
     last = None
     for last in run(MODEL, parse_request(*args)):
         pass
-    left, right = _render(last, VIEWS[0], "all")
-    return left, right, last.status
+    return _render(last, VIEWS[0], "all"), last.status
 
 
 def load() -> FastModel:
@@ -160,4 +171,4 @@ MODEL = load()
 demo = build()
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=1, max_size=32).launch(css=CSS)
+    demo.queue(default_concurrency_limit=1, max_size=32).launch()

@@ -1,6 +1,7 @@
 """Turning sprite batches into grids, PNGs and animations (PIL and imageio)."""
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,11 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
 def write_png(image: np.ndarray, path: str | Path) -> None:
     """Write one uint8 RGB image as PNG."""
     iio.imwrite(path, image, extension=".png")
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """A uint8 RGB image as a PNG data URL: the page shows it without fetching a file from the server."""
+    return "data:image/png;base64," + base64.b64encode(iio.imwrite("<bytes>", image, extension=".png")).decode("ascii")
 
 
 def write_animation(frames: Sequence[np.ndarray], path: str | Path, fps: int = 25, hold_last: int = 25) -> None:

@@ -1,4 +1,5 @@
 """The demo end to end: a real server launched here, driven with gradio_client."""
+import base64
 import os
 import subprocess
 import sys
@@ -25,18 +26,26 @@ def denoise_args(steps=20, seed=0, n=4, **kw):
     return list({**args, **kw}.values())
 
 
+def arms(stage):
+    """The stage's two grids, decoded from their PNG data URLs."""
+    return [iio.imread(base64.b64decode(stage[arm].removeprefix("data:image/png;base64,")), extension=".png")
+            for arm in ("left", "right")]
+
+
 def test_frames_stream_and_both_arms_start_from_the_same_noise(server):
-    job = client(server).submit(*denoise_args(), api_name="/denoise")
+    job = client(server).submit(*denoise_args(n=4), api_name="/denoise")
     outs = list(job)
     assert len(outs) >= 3
-    first_left, first_right, status = outs[0][:3]
+    first_stage, status = outs[0][:2]
     assert "t = 500" in status
-    assert np.array_equal(iio.imread(first_left), iio.imread(first_right))
-    final = [o for o in outs if isinstance(o[0], str)][-1]
-    assert not np.array_equal(iio.imread(final[0]), iio.imread(final[1]))  # noise vs z = 0
+    left, right = arms(first_stage)
+    assert left.shape == (2 * 17 + 1, 2 * 17 + 1, 3)  # four 16-px sprites in a 2×2 grid: sent small, scaled up by the page
+    assert np.array_equal(left, right)
+    final = [o for o in outs if isinstance(o[0], dict) and "left" in o[0]][-1]
+    assert not np.array_equal(*arms(final[0]))  # noise vs z = 0
     files = outs[-1][-1]
     assert sorted(Path(f).suffix for f in files) == [".gif", ".mp4", ".png"]
-    assert "done" in outs[-1][2]
+    assert "done" in outs[-1][1]
 
 
 def test_stop_ends_the_computation(server):
@@ -59,19 +68,19 @@ def test_bad_input_is_rejected_and_the_server_stays_up(server, bad):
     with pytest.raises(Exception) as err:
         c.predict(*denoise_args(**bad), api_name="/denoise")
     assert any(word in str(err.value).lower() for word in ("must", "value", "choices", "invalid", "error"))
-    assert "done" in c.predict(*denoise_args(steps=3), api_name="/denoise")[2]
+    assert "done" in c.predict(*denoise_args(steps=3), api_name="/denoise")[1]
 
 
 def test_a_class_with_guidance_and_the_api_without_it(server):
     """Guidance is the last input, so calls that leave it out (written before it existed) still work."""
     c = client(server)
-    assert "done" in c.predict(*denoise_args(steps=4, class_name="food", guidance=6.0), api_name="/denoise")[2]
-    assert "done" in c.predict(*denoise_args(steps=4, class_name="food"), api_name="/denoise")[2]
+    assert "done" in c.predict(*denoise_args(steps=4, class_name="food", guidance=6.0), api_name="/denoise")[1]
+    assert "done" in c.predict(*denoise_args(steps=4, class_name="food"), api_name="/denoise")[1]
 
 
 def test_concurrent_clients_all_finish(server):
     def one(seed):
-        return client(server).predict(*denoise_args(steps=10, seed=seed), api_name="/denoise")[2]
+        return client(server).predict(*denoise_args(steps=10, seed=seed), api_name="/denoise")[1]
 
     with ThreadPoolExecutor(4) as pool:
         statuses = list(pool.map(one, range(4)))

@@ -1,11 +1,14 @@
 """The demo's run logic: request checks, frames, throttling, stopping, saved files."""
+import base64
 import math
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
+from ddpm.images import png_data_url
 from ddpm.schedule_plot import schedule_image
 from ddpm.stream import VIEWS, frame_image, frames, parse_request, run, save_run
 
@@ -86,10 +89,17 @@ def test_views_and_single_sprite(tiny_model):
 def test_save_run_writes_gif_mp4_png(tiny_model, tmp_path):
     out = list(frames(tiny_model, parse_request(*GOOD), fps=1e9))
     paths = save_run(out, 0, tmp_path)
-    import imageio.v3 as iio
     assert [p.suffix for p in paths] == [".gif", ".mp4", ".png"]
     assert iio.imread(paths[2]).shape == (35 * 4, (35 * 2 + 4) * 4, 3)
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_frames_travel_as_lossless_small_pngs(tiny_model):
+    """The page gets each frame's grid at 1 pixel a pixel, inline, and losslessly (PNG)."""
+    grid = frame_image(list(frames(tiny_model, parse_request(*GOOD), fps=1e9))[-1], 0, 0)
+    url = png_data_url(grid)
+    assert url.startswith("data:image/png;base64,")
+    assert np.array_equal(iio.imread(base64.b64decode(url.split(",", 1)[1]), extension=".png"), grid)
 
 
 class _NoTorch(TorchFunctionMode):
