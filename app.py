@@ -40,7 +40,7 @@ STAGE_CSS = """
 """
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
 # Frames a second sent to the browser, at most. Each frame costs the server and the browser CPU that the
-# sampler wants: on 2 cores the side-by-side run took 16–18 s at 20 fps, 12–15 s at 10, 12 s at 5.
+# sampler wants: on 2 cores the side-by-side run took 10.1–10.7 s at 10 fps, 9.2–10.3 s at 5, 7.6–8.8 s at 1.
 FPS = float(os.environ.get("DDPM_FPS", 10))
 
 
