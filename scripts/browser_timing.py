@@ -1,16 +1,42 @@
 """Time a demo run as a visitor sees it: headless Chromium clicks Run on a running app.
 
-    python scripts/browser_timing.py http://127.0.0.1:7860/ [--steps 500] [--screenshot assets/screenshot.png]
+    python scripts/browser_timing.py http://127.0.0.1:7860/ [--steps 500] [--server-pid PID] [--screenshot assets/screenshot.png]
 
-Prints the time from the click to the first frame, the frames that reached the page, and the time to "done".
+Prints the time from the click to the first frame, the frames that reached the page, and the time to "done";
+with --server-pid, also the CPU seconds the server and Chromium used in each run (read from /proc, Linux).
 """
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+
 from playwright.sync_api import sync_playwright
 
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def cpu_seconds(pid: int | str) -> float:
+    """User + system CPU time of a process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def chromium_seconds() -> float:
+    """CPU time of every Chromium process on the machine (the one this script starts, on a test machine)."""
+    pids = [p.name for p in Path("/proc").iterdir() if p.name.isdigit()]
+    return sum(cpu_seconds(p) for p in pids if "chrom" in _comm(p))
+
+
+def _comm(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text()
+    except OSError:
+        return ""
 
 
 def main() -> None:
@@ -19,6 +45,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--runs", type=int, default=2, help="the first run warms up; the last is reported")
     p.add_argument("--screenshot", default=None)
+    p.add_argument("--server-pid", type=int, default=None, help="the app's process, to report its CPU time per run")
     a = p.parse_args()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -37,6 +64,7 @@ def main() -> None:
         }""")
         status = page.get_by_text("frames shown")
         for i in range(a.runs):
+            cpu0 = (cpu_seconds(a.server_pid), chromium_seconds()) if a.server_pid else None
             page.evaluate("() => { window.__frames = []; window.__click = performance.now(); }")
             run.click()
             page.wait_for_function("() => !document.body.innerText.includes('frames shown')", timeout=60_000)
@@ -46,6 +74,9 @@ def main() -> None:
             print(f"run {i + 1}: first frame {(frames[0] - click) / 1000:.2f} s after the click; {len(frames)} image "
                   f"updates reached the page ({len(frames) / total:.1f}/s); last frame after {total:.1f} s; "
                   f"status: {status.first.inner_text()}")
+            if cpu0:
+                print(f"       CPU in that run: server {cpu_seconds(a.server_pid) - cpu0[0]:.1f} s, "
+                      f"Chromium {chromium_seconds() - cpu0[1]:.1f} s (the run's end includes writing the GIF and MP4)")
         if a.screenshot:
             page.wait_for_timeout(1000)
             page.screenshot(path=a.screenshot, full_page=True)
