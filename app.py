@@ -117,7 +117,7 @@ def build() -> gr.Blocks:
                     run_btn = gr.Button("Run", variant="primary")
                     stop_btn = gr.Button("Stop", variant="stop")
             with gr.Column(scale=2):
-                stage = gr.HTML(None, html_template=STAGE_HTML, css_template=STAGE_CSS, js_on_load=None, elem_classes="pixelated")
+                stage = gr.HTML(None, html_template=STAGE_HTML, css_template=STAGE_CSS, js_on_load=None, elem_id="stage")
                 status = gr.Markdown("Press **Run**.")
                 with gr.Row():
                     view = gr.Radio(list(VIEWS), value=VIEWS[0], label="show")

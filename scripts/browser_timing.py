@@ -60,7 +60,7 @@ def main() -> None:
         page.evaluate("""() => {
             window.__frames = [];
             new MutationObserver(() => window.__frames.push(performance.now()))
-                .observe(document.querySelector('.pixelated'), {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+                .observe(document.querySelector('#stage'), {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
         }""")
         status = page.get_by_text("frames shown")
         for i in range(a.runs):

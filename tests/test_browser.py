@@ -23,7 +23,7 @@ def test_page_runs_and_streams(server, tmp_path):
         steps.fill("100")
         steps.press("Enter")
         page.get_by_role("button", name="Run", exact=True).click()
-        left = page.locator(".pixelated img").first
+        left = page.locator("#stage img").first
         left.wait_for(timeout=30_000)
         seen = set()
         deadline = time.time() + 60
