@@ -23,12 +23,13 @@ from ddpm.stream import (ANY_CLASS, MAX_GUIDANCE, MAX_SEED, MAX_SPRITES, VIEWS, 
 # Both arms in one HTML element, each frame's grids inline as tiny PNG data URLs (16 px a sprite), which
 # the browser scales up without blurring. As two gr.Image outputs each frame cost two PNG files in
 # Gradio's cache and two requests from the page, and that CPU came out of the sampler's two cores.
+# Before the first run both halves are empty boxes; a run without the z = 0 arm shows the left alone.
 STAGE_HTML = """
 <div class="stage">
   <figure><figcaption>with noise (DDPM)</figcaption>
     ${value?.left ? `<img src="${value.left}" alt="the sprites sampled with noise">` : '<div class="empty"></div>'}</figure>
-  <figure><figcaption>without noise (z = 0)</figcaption>
-    ${value?.right ? `<img src="${value.right}" alt="the same sprites sampled without noise">` : '<div class="empty"></div>'}</figure>
+  ${value && !value.right ? '' : `<figure><figcaption>without noise (z = 0)</figcaption>
+    ${value?.right ? `<img src="${value.right}" alt="the same sprites sampled without noise">` : '<div class="empty"></div>'}</figure>`}
 </div>
 """
 STAGE_CSS = """
