@@ -26,17 +26,17 @@ def cpu_seconds(pid: int | str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def chromium_seconds() -> float:
-    """CPU time of every Chromium process on the machine (the one this script starts, on a test machine)."""
-    pids = [p.name for p in Path("/proc").iterdir() if p.name.isdigit()]
-    return sum(cpu_seconds(p) for p in pids if "chrom" in _comm(p))
-
-
 def _comm(pid: str) -> str:
     try:
         return Path(f"/proc/{pid}/comm").read_text()
     except OSError:
         return ""
+
+
+def chromium_seconds() -> float:
+    """CPU time of every Chromium process on the machine (the one this script starts, on a test machine)."""
+    pids = [p.name for p in Path("/proc").iterdir() if p.name.isdigit()]
+    return sum(cpu_seconds(p) for p in pids if "chrom" in _comm(p))
 
 
 def main() -> None:

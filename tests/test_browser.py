@@ -1,4 +1,5 @@
 """A real browser: Debian's Chromium, headless, driven by playwright (no `playwright install`)."""
+import contextlib
 import shutil
 import time
 
@@ -13,15 +14,24 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def test_page_runs_and_streams(server, tmp_path):
+@contextlib.contextmanager
+def demo_page(server, steps):
+    """The demo in a fresh headless Chromium, loaded and set to `steps` denoising steps."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(server, wait_until="load")
         page.get_by_role("button", name="Run", exact=True).wait_for(timeout=30_000)
+        box = page.get_by_role("spinbutton", name="number input for denoising steps")
+        box.fill(str(steps))
+        box.press("Enter")
+        yield page
+        browser.close()
+
+
+def test_page_runs_and_streams(server, tmp_path):
+    with demo_page(server, 100) as page:
         steps = page.get_by_role("spinbutton", name="number input for denoising steps")
-        steps.fill("100")
-        steps.press("Enter")
         page.get_by_role("button", name="Run", exact=True).click()
         left = page.locator("#stage img").first
         left.wait_for(timeout=30_000)
@@ -56,23 +66,13 @@ def test_page_runs_and_streams(server, tmp_path):
         frozen = status.inner_text()
         time.sleep(2)
         assert status.inner_text() == frozen and "done" not in frozen
-        browser.close()
     assert (tmp_path / "demo.png").stat().st_size > 10_000
 
 
 def test_the_stage_shows_one_arm_without_the_side_by_side(server):
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server, wait_until="load")
-        run = page.get_by_role("button", name="Run", exact=True)
-        run.wait_for(timeout=30_000)
+    with demo_page(server, 10) as page:
         assert page.locator("#stage figure").count() == 2 and page.locator("#stage img").count() == 0  # empty boxes
-        steps = page.get_by_role("spinbutton", name="number input for denoising steps")
-        steps.fill("10")
-        steps.press("Enter")
         page.get_by_label("side by side with z = 0 (DDPM)").uncheck()
-        run.click()
+        page.get_by_role("button", name="Run", exact=True).click()
         page.get_by_text("frames shown").first.wait_for(timeout=60_000)
         assert page.locator("#stage figure").count() == 1 and page.locator("#stage img").count() == 1
-        browser.close()
