@@ -40,9 +40,10 @@ STAGE_CSS = """
 .stage .empty { background: var(--block-background-fill); border: 1px dashed var(--border-color-primary); box-sizing: border-box; }
 """
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
-# Frames a second sent to the browser, at most. Each frame costs the server and the browser CPU that the
-# sampler wants: on 2 cores the side-by-side run took 10.1–10.7 s at 10 fps, 9.2–10.3 s at 5, 7.6–8.8 s at 1.
-FPS = float(os.environ.get("DDPM_FPS", 10))
+# Frames a second sent to the browser, at most. Every frame costs the server and the browser CPU that the
+# sampler's two threads want (README, "Speed"). 4 a second shows a 500-step run as about 35 frames, more
+# than the course's animation (a frame every 20 steps: 26).
+FPS = float(os.environ.get("DDPM_FPS", 4))
 
 
 def _sprite_index(sprite: str) -> int | None:

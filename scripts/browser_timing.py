@@ -67,8 +67,8 @@ def main() -> None:
             cpu0 = (cpu_seconds(a.server_pid), chromium_seconds()) if a.server_pid else None
             page.evaluate("() => { window.__frames = []; window.__click = performance.now(); }")
             run.click()
-            page.wait_for_function("() => !document.body.innerText.includes('frames shown')", timeout=60_000)
-            page.wait_for_function("() => document.body.innerText.includes('frames shown')", timeout=300_000, polling=200)
+            page.wait_for_function("() => !document.body.textContent.includes('frames shown')", timeout=60_000)
+            page.wait_for_function("() => document.body.textContent.includes('frames shown')", timeout=300_000, polling=200)
             click, frames = page.evaluate("() => [window.__click, window.__frames]")
             total = (frames[-1] - click) / 1000
             print(f"run {i + 1}: first frame {(frames[0] - click) / 1000:.2f} s after the click; {len(frames)} image "
