@@ -4,7 +4,7 @@
 
 This machine's speed drifts through the day by 20 % or more, so one number alone says little. This starts
 one app per DDPM_FPS value and a reference process that runs the same request with no server and no
-browser (ddpm.stream.run, fast path, warm), then repeats in rounds: the reference once, then each app once
+browser (ddpm.stream.run at its default 25 frames a second, consumed at once; fast path, warm), then repeats in rounds: the reference once, then each app once
 in headless Chromium (scripts/browser_timing.py, a fresh page, the second run of two is kept), in
 alternating order. Prints each round, then each setting's times sorted.
 """
