@@ -4,7 +4,8 @@
 
 This machine's speed drifts through the day by 20 % or more, so one number alone says little. This starts
 one app per DDPM_FPS value and a reference process that runs the same request with no server and no
-browser (ddpm.stream.run at its default 25 frames a second, consumed at once; fast path, warm), then repeats in rounds: the reference once, then each app once
+browser (ddpm.stream.run at its default 25 frames a second, consumed at once; fast path, warm), waits until
+each app runs on its compiled path, then repeats in rounds: the reference once, then each app once
 in headless Chromium (scripts/browser_timing.py, a fresh page, the second run of two is kept), in
 alternating order. Prints each round, then each setting's times sorted.
 """
@@ -51,10 +52,12 @@ def wait_until_serving(url: str) -> None:
             time.sleep(0.5)
 
 
-def browser_run(url: str) -> float:
+def browser_run(url: str) -> tuple[float, str]:
+    """Seconds from Run to the last frame of the second of two runs in a fresh page, and its status line."""
     out = subprocess.run([sys.executable, "scripts/browser_timing.py", url, "--runs", "2"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
-    return float(re.findall(r"last frame after ([0-9.]+) s", out)[-1])
+    seconds, status = re.findall(r"last frame after ([0-9.]+) s; status: (.*)", out)[-1]
+    return float(seconds), status
 
 
 def main() -> None:
@@ -77,14 +80,15 @@ def main() -> None:
         assert ref.stdout.readline().strip() == "ready"
         for url, _ in apps.values():
             wait_until_serving(url)
-        time.sleep(60)  # each app's fast path compiles in the background
+            while "compiled" not in browser_run(url)[1]:  # until the background compile has switched paths
+                pass
         times: dict[str, list[float]] = {"sampling alone": [], **{name: [] for name in apps}}
         for r in range(a.rounds):
             ref.stdin.write("go\n")
             ref.stdin.flush()
             times["sampling alone"].append(float(ref.stdout.readline()))
             for name in (list(apps) if r % 2 == 0 else list(apps)[::-1]):
-                times[name].append(browser_run(apps[name][0]))
+                times[name].append(browser_run(apps[name][0])[0])
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()), flush=True)
         for name, values in times.items():
             print(f"{name}: " + ", ".join(f"{v:.1f}" for v in sorted(values)) + " s")

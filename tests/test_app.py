@@ -33,7 +33,7 @@ def arms(stage):
 
 
 def test_frames_stream_and_both_arms_start_from_the_same_noise(server):
-    job = client(server).submit(*denoise_args(n=4), api_name="/denoise")
+    job = client(server).submit(*denoise_args(), api_name="/denoise")
     outs = list(job)
     assert len(outs) >= 3
     first_stage, status = outs[0][:2]
