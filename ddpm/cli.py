@@ -48,8 +48,10 @@ def cmd_train(a: argparse.Namespace) -> None:
     data = load_sprites(a.data)
     print(f"{len(data)} sprites from {a.data}: " + ", ".join(f"{c} {n}" for c, n in zip(data.classes, np.bincount(data.labels[data.labels >= 0], minlength=len(data.classes)))))
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, ema=a.ema, p_uncond=a.p_uncond,
+                      min_snr_gamma=a.min_snr_gamma, balance=a.balance,
                       flip=not a.no_flip, seed=a.seed, bf16=a.bf16, ckpt_every=a.ckpt_every, grid_every=a.grid_every,
-                      unet=UNetConfig(n_feat=a.n_feat, n_cfeat=len(data.classes), attention=not a.no_attention))
+                      unet=UNetConfig(n_feat=a.n_feat, n_cfeat=len(data.classes), attention=not a.no_attention,
+                                     cond_in_blocks=a.cond_in_blocks))
     command = "python -m ddpm " + shlex.join(sys.argv[1:])
     losses = train(data, a.out, cfg, resume=a.resume, init=a.init, command=command, data_name=Path(a.data).name)
     print(f"wrote {a.out}; mean loss over the last 200 steps {np.mean(losses[-200:]):.4f}")
@@ -139,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--ema", type=float, default=0.999)
     t.add_argument("--p-uncond", type=float, default=0.1, help="context dropout rate")
     t.add_argument("--no-flip", action="store_true", help="no horizontal-flip augmentation")
+    t.add_argument("--min-snr-gamma", type=float, default=0.0, help="min-SNR-γ loss weighting (0: off; 5 is the paper's)")
+    t.add_argument("--balance", action="store_true", help="draw every class equally often")
+    t.add_argument("--cond-in-blocks", action="store_true", help="add the (t, c) embedding in every residual block")
     t.add_argument("--n-feat", type=_positive(int), default=UNetConfig.n_feat)
     t.add_argument("--no-attention", action="store_true")
     t.add_argument("--seed", type=int, default=0)

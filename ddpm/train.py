@@ -32,6 +32,8 @@ class TrainConfig:
     warmup: int = 500  # linear learning-rate warm-up steps, then cosine decay to 0
     ema: float = 0.999  # decay of the exponential moving average of the weights
     p_uncond: float = 0.1  # context dropout: share of sprites trained without their class
+    min_snr_gamma: float = 0.0  # > 0: weight each sprite's loss by min(SNR_t, γ)/SNR_t (Hang et al. 2023); 0: plain MSE
+    balance: bool = False  # draw every class equally often (creatures are half the tiles)
     flip: bool = True  # random horizontal flips
     seed: int = 0
     bf16: bool | None = None  # None: on where the device supports it (see device.use_bf16)
@@ -61,6 +63,22 @@ def context_batch(labels: torch.Tensor, n_classes: int, p_uncond: float, generat
     return onehot * keep[:, None].float()
 
 
+def loss_weight(schedule: Schedule, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Min-SNR-γ weights for ε-prediction, min(SNR_t, γ)/SNR_t with SNR_t = ᾱ_t/(1 − ᾱ_t) (Hang et al. 2023, eq. 9)."""
+    ab = schedule.ab_t[t]
+    snr = ab / (1 - ab)
+    return snr.clamp(max=gamma) / snr if gamma > 0 else torch.ones_like(snr)
+
+
+def draw_weights(labels: np.ndarray, balance: bool) -> torch.Tensor:
+    """Probability of drawing each sprite: uniform, or equal in total for each class (unlabelled sprites as one class)."""
+    if not balance:
+        return torch.full((len(labels),), 1 / len(labels))
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    w = 1 / counts[inverse]
+    return torch.from_numpy(w / w.sum())
+
+
 def _state_path(out: Path) -> Path:
     return out.with_name(out.stem + ".train.pt")
 
@@ -78,6 +96,7 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
     schedule = Schedule()
     x_all = to_tensor(data.images).to(device)
     y_all = torch.from_numpy(data.labels)
+    p_draw = draw_weights(data.labels, cfg.balance)
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # parameter initialisation
     model = ContextUnet(cfg.unet).to(device)
@@ -126,7 +145,10 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
     model.train()
     t_start = time.perf_counter() - seconds
     while step < cfg.steps:
-        idx = torch.randint(len(x_all), (cfg.batch_size,), generator=gen)
+        if cfg.balance:
+            idx = torch.multinomial(p_draw, cfg.batch_size, replacement=True, generator=gen)
+        else:  # the same draws as before the option existed
+            idx = torch.randint(len(x_all), (cfg.batch_size,), generator=gen)
         x0 = x_all[idx.to(device)]
         if cfg.flip:
             x0 = random_hflip(x0, gen)
@@ -135,7 +157,8 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
         noise = torch.randn(x0.shape, generator=gen).to(device)
         with autocast(device, bf16):
             pred = model(noisy(schedule, x0, t, noise), t, c)
-        loss = F.mse_loss(pred.float(), noise)
+        per_sprite = (pred.float() - noise).pow(2).mean(dim=(1, 2, 3))  # the course's ε-prediction MSE
+        loss = (loss_weight(schedule, t.cpu(), cfg.min_snr_gamma).to(device) * per_sprite).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -24,6 +24,9 @@ class UNetConfig:
     n_cfeat: int = 5  # length of the context vector (number of classes)
     height: int = 16  # sprites are height × height; must be divisible by 4
     attention: bool = True  # self-attention over the 4×4 bottleneck
+    # Also add a (t, c) embedding inside every residual block, as Ho et al.'s U-Net does; the course
+    # conditions only the two decoder levels.
+    cond_in_blocks: bool = False
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -34,41 +37,56 @@ def _norm(channels: int) -> nn.GroupNorm:
 class ResidualConvBlock(nn.Module):
     """Two 3×3 conv–norm–GELU layers with a residual connection."""
 
-    def __init__(self, in_ch: int, out_ch: int, is_res: bool = False) -> None:
+    def __init__(self, in_ch: int, out_ch: int, is_res: bool = False, emb_dim: int = 0) -> None:
         super().__init__()
         self.is_res = is_res
         self.conv1 = nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, 1, 1), _norm(out_ch), nn.GELU())
         self.conv2 = nn.Sequential(nn.Conv2d(out_ch, out_ch, 3, 1, 1), _norm(out_ch), nn.GELU())
         # Registered once, so the block is deterministic (the course built this in forward()).
         self.shortcut = nn.Conv2d(in_ch, out_ch, 1) if is_res and in_ch != out_ch else nn.Identity()
+        self.emb = nn.Linear(emb_dim, out_ch) if emb_dim else None
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.conv2(self.conv1(x))
+    def forward(self, x: Tensor, emb: Tensor | None = None) -> Tensor:
+        h = self.conv1(x)
+        if self.emb is not None:  # shift the features by the block's view of (t, c)
+            h = h + self.emb(emb)[:, :, None, None]
+        h = self.conv2(h)
         if not self.is_res:
             return h
         return (self.shortcut(x) + h) / 1.414  # keep the variance of the sum near 1, as the course does
 
 
+def _run(layers: nn.Sequential, x: Tensor, emb: Tensor | None) -> Tensor:
+    """Apply `layers` in order, handing `emb` to the residual blocks."""
+    for layer in layers:
+        x = layer(x, emb) if isinstance(layer, ResidualConvBlock) else layer(x)
+    return x
+
+
 class UnetDown(nn.Sequential):
     """Two residual blocks, then halve the resolution."""
 
-    def __init__(self, in_ch: int, out_ch: int) -> None:
-        super().__init__(ResidualConvBlock(in_ch, out_ch, True), ResidualConvBlock(out_ch, out_ch, True), nn.MaxPool2d(2))
+    def __init__(self, in_ch: int, out_ch: int, emb_dim: int = 0) -> None:
+        super().__init__(ResidualConvBlock(in_ch, out_ch, True, emb_dim), ResidualConvBlock(out_ch, out_ch, True, emb_dim),
+                         nn.MaxPool2d(2))
+
+    def forward(self, x: Tensor, emb: Tensor | None = None) -> Tensor:
+        return _run(self, x, emb)
 
 
 class UnetUp(nn.Module):
     """Double the resolution of [x, skip], then two residual blocks."""
 
-    def __init__(self, in_ch: int, out_ch: int) -> None:
+    def __init__(self, in_ch: int, out_ch: int, emb_dim: int = 0) -> None:
         super().__init__()
         self.model = nn.Sequential(
             nn.ConvTranspose2d(in_ch, out_ch, 2, 2),
-            ResidualConvBlock(out_ch, out_ch, True),
-            ResidualConvBlock(out_ch, out_ch, True),
+            ResidualConvBlock(out_ch, out_ch, True, emb_dim),
+            ResidualConvBlock(out_ch, out_ch, True, emb_dim),
         )
 
-    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
-        return self.model(torch.cat((x, skip), 1))
+    def forward(self, x: Tensor, skip: Tensor, emb: Tensor | None = None) -> Tensor:
+        return _run(self.model, torch.cat((x, skip), 1), emb)
 
 
 class EmbedFC(nn.Sequential):
@@ -110,9 +128,10 @@ class ContextUnet(nn.Module):
             raise ValueError(f"height must be divisible by 4, got {config.height}")
         self.config = config
         n, n2 = config.n_feat, 2 * config.n_feat
-        self.init_conv = ResidualConvBlock(config.in_channels, n, is_res=True)
-        self.down1 = UnetDown(n, n)  # 16×16 → 8×8
-        self.down2 = UnetDown(n, n2)  # 8×8 → 4×4
+        e = n if config.cond_in_blocks else 0  # width of the per-block (t, c) embedding
+        self.init_conv = ResidualConvBlock(config.in_channels, n, True, e)
+        self.down1 = UnetDown(n, n, e)  # 16×16 → 8×8
+        self.down2 = UnetDown(n, n2, e)  # 8×8 → 4×4
         self.attn = SelfAttention(n2) if config.attention else nn.Identity()
         self.to_vec = nn.Sequential(nn.AvgPool2d(config.height // 4), nn.GELU())
         self.time_dim = n
@@ -120,11 +139,14 @@ class ContextUnet(nn.Module):
         self.timeembed2 = EmbedFC(n, n)
         self.contextembed1 = EmbedFC(config.n_cfeat, n2)
         self.contextembed2 = EmbedFC(config.n_cfeat, n)
+        if config.cond_in_blocks:
+            self.timeembed0 = EmbedFC(n, n)
+            self.contextembed0 = EmbedFC(config.n_cfeat, n)
         self.up0 = nn.Sequential(
             nn.ConvTranspose2d(n2, n2, config.height // 4, config.height // 4), _norm(n2), nn.ReLU()
         )
-        self.up1 = UnetUp(2 * n2, n)
-        self.up2 = UnetUp(2 * n, n)
+        self.up1 = UnetUp(2 * n2, n, e)
+        self.up2 = UnetUp(2 * n, n, e)
         self.out = nn.Sequential(nn.Conv2d(2 * n, n, 3, 1, 1), _norm(n), nn.ReLU(), nn.Conv2d(n, config.in_channels, 3, 1, 1))
 
     def forward(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
@@ -132,16 +154,17 @@ class ContextUnet(nn.Module):
         if c is None:  # unconditional: the all-zero context that context dropout trains for
             c = x.new_zeros(x.shape[0], self.config.n_cfeat)
         c = c.to(x.dtype)
-        x = self.init_conv(x)
-        down1 = self.down1(x)
-        down2 = self.attn(self.down2(down1))
         temb = timestep_embedding(t.reshape(-1).expand(x.shape[0]), self.time_dim).to(x.dtype)
+        emb = self.timeembed0(temb) + self.contextembed0(c) if self.config.cond_in_blocks else None
+        x = self.init_conv(x, emb)
+        down1 = self.down1(x, emb)
+        down2 = self.attn(self.down2(down1, emb))
         # The course's conditioning: scale by the context embedding, shift by the time embedding.
         cemb1 = self.contextembed1(c)[:, :, None, None]
         temb1 = self.timeembed1(temb)[:, :, None, None]
         cemb2 = self.contextembed2(c)[:, :, None, None]
         temb2 = self.timeembed2(temb)[:, :, None, None]
         up1 = self.up0(self.to_vec(down2))
-        up2 = self.up1(cemb1 * up1 + temb1, down2)
-        up3 = self.up2(cemb2 * up2 + temb2, down1)
+        up2 = self.up1(cemb1 * up1 + temb1, down2, emb)
+        up3 = self.up2(cemb2 * up2 + temb2, down1, emb)
         return self.out(torch.cat((up3, x), 1))
