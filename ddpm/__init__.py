@@ -1,16 +1,21 @@
-"""A small DDPM for 16×16 sprites, after lesson 1 of "How Diffusion Models Work"."""
-from .checkpoint import CheckpointError, load_model, save_model
+"""A small DDPM for 16×16 sprites, after lesson 1 of "How Diffusion Models Work".
+
+`import ddpm` loads the core only: schedule, U-Net, samplers, guidance, checkpoints, data and the
+engine. Training, evaluation, the benchmark and the CLI are imported where they are used
+(`ddpm.train`, `ddpm.evaluate`, `ddpm.bench`, `python -m ddpm`).
+"""
+from .checkpoint import CheckpointError, load_model, read_classes, save_model
 from .data import CLASSES, Sprites, load_course_npy, load_png_folder, load_sheets, load_sprites
-from .device import pick_device
-from .guidance import Guided
-from .sampler import Step, denoise_add_noise, predict_x0, sample, sample_ddim, sample_ddpm, sample_side_by_side, seeded_generators, seeded_noise
+from .engine import FastModel, pick_device
+from .guidance import Guided, class_context
+from .sampler import (Step, denoise_add_noise, predict_x0, q_sample, sample, sample_ddim, sample_ddpm, sample_side_by_side, sampler,
+                      seeded_generators, seeded_noise)
 from .schedule import Schedule
-from .train import TrainConfig, train
 from .unet import ContextUnet, UNetConfig
 
 __all__ = [
-    "CLASSES", "CheckpointError", "ContextUnet", "Guided", "Schedule", "Sprites", "Step", "TrainConfig", "UNetConfig",
-    "denoise_add_noise", "load_course_npy", "load_model", "load_png_folder", "load_sheets", "load_sprites",
-    "pick_device", "predict_x0", "sample", "sample_ddim", "sample_ddpm", "sample_side_by_side", "save_model", "seeded_generators",
-    "seeded_noise", "train",
+    "CLASSES", "CheckpointError", "ContextUnet", "FastModel", "Guided", "Schedule", "Sprites", "Step", "UNetConfig",
+    "class_context", "denoise_add_noise", "load_course_npy", "load_model", "load_png_folder", "load_sheets", "load_sprites",
+    "pick_device", "predict_x0", "q_sample", "read_classes", "sample", "sample_ddim", "sample_ddpm", "sample_side_by_side",
+    "sampler", "save_model", "seeded_generators", "seeded_noise",
 ]

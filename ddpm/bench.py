@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .fast import FastModel
 from .data import to_uint8
-from .sampler import denoise_add_noise, randn_per_sprite, sample, sample_ddim, sample_ddpm, sample_side_by_side, seeded_noise
+from .engine import FastModel
+from .sampler import denoise_add_noise, randn_per_sprite, sample, sampler, seeded_noise
 from .schedule import Schedule
 from .unet import ContextUnet
 
@@ -56,11 +56,8 @@ def fast_run(fast: Callable, schedule: Schedule, case: Case) -> torch.Tensor:
     """The project's sampler with the fast model, as the demo runs it."""
     n = case.batch // 2 if case.side_by_side else case.batch
     x_T, gens = seeded_noise(0, n)
-    if case.ddim_steps:
-        return sample(sample_ddim(fast, schedule, x_T, steps=case.ddim_steps))
-    if case.side_by_side:
-        return sample(sample_side_by_side(fast, schedule, x_T, gens))
-    return sample(sample_ddpm(fast, schedule, x_T, generator=gens))
+    kind = "ddim" if case.ddim_steps else "ddpm"
+    return sample(sampler(kind, fast, x_T, steps=case.ddim_steps, generator=gens, side_by_side=case.side_by_side, schedule=schedule))
 
 
 def timed(fn: Callable[[], object], repeats: int) -> list[float]:

@@ -9,7 +9,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .device import pick_device
+from .engine import pick_device
 from .unet import ContextUnet, UNetConfig
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "sprites.safetensors"
@@ -38,6 +38,18 @@ def read_meta(path: str | Path) -> dict:
 
     with safe_open(str(path), "pt") as f:
         return json.loads((f.metadata() or {}).get("meta", "{}"))
+
+
+def read_classes(path: str | Path | None = None) -> tuple[str, ...]:
+    """The class names of a checkpoint's context vector, in order (stored by `python -m ddpm train`)."""
+    path = Path(path) if path is not None else DEFAULT_WEIGHTS
+    try:
+        classes = read_meta(path).get("classes")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"cannot read weights file {path}: {e}") from e
+    if not classes:
+        raise CheckpointError(f"{path} records no class names; it was not written by `python -m ddpm train`")
+    return tuple(classes)
 
 
 def load_model(path: str | Path | None = None, device: torch.device | str | None = None) -> ContextUnet:

@@ -11,12 +11,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .checkpoint import DEFAULT_WEIGHTS, SMALL_WEIGHTS, CheckpointError, load_model, read_meta
-from .data import CLASSES, load_sprites, to_uint8
-from .device import autocast, use_bf16
+from .checkpoint import DEFAULT_WEIGHTS, SMALL_WEIGHTS, CheckpointError, load_model, read_classes, read_meta
+from .data import load_sprites, to_uint8
+from .engine import FastModel
 from .guidance import DEFAULT_GUIDANCE, MIXED, Guided, class_context
 from .images import make_grid, upscale, write_animation, write_png
-from .sampler import sample_ddim, sample_ddpm, seeded_noise
+from .sampler import KINDS, sampler, seeded_noise
 from .schedule import Schedule
 from .unet import UNetConfig
 
@@ -61,27 +61,20 @@ def cmd_sample(a: argparse.Namespace) -> None:
     out = Path(a.out)
     if out.suffix not in OUTPUT_SUFFIXES:
         raise SystemExit(f"--out must end in one of {', '.join(OUTPUT_SUFFIXES)}, not {out.name!r}")
-    model = load_model(a.weights)
-    device = next(model.parameters()).device
-    bf16 = use_bf16(device) if a.bf16 is None else a.bf16
-    eps_model = Guided(model, a.guidance)
+    fast = FastModel(load_model(a.weights), bf16=a.bf16, compile=False)  # a compile would cost more than one run saves
+    classes = read_classes(a.weights)
     x_T, gens = seeded_noise(a.seed, a.n)
-    x_T, c = x_T.to(device), class_context(None if a.class_name == NO_CLASS else a.class_name, a.n)
-    c = c.to(device) if c is not None else None
-    if a.sampler == "ddpm":
-        schedule = Schedule().respace(a.steps or Schedule().T)
-        steps = sample_ddpm(eps_model, schedule, x_T, noise_scale=a.noise_scale, generator=gens, context=c)
-        total = schedule.steps
-    else:
-        steps = sample_ddim(eps_model, Schedule(), x_T, steps=a.steps or 25, context=c)
-        total = a.steps or 25
+    c = class_context(None if a.class_name == NO_CLASS else a.class_name, a.n, classes)
+    steps = sampler(a.sampler, Guided(fast, a.guidance), x_T.to(fast.device), steps=a.steps, noise_scale=a.noise_scale,
+                    generator=gens, context=c.to(fast.device) if c is not None else None)
     frames, x = [], x_T
     want_frames = out.suffix in (".gif", ".mp4")
-    with autocast(device, bf16):
-        for step in tqdm(steps, total=total, desc=a.sampler, unit="step"):
-            x = step.x
-            if want_frames and (step.t % max(1, total // 100) == 0 or step.t <= 1):
-                frames.append(upscale(make_grid(to_uint8(x)), a.scale))
+    total = a.steps or (Schedule.T if a.sampler == "ddpm" else None)
+    for done, step in enumerate(tqdm(steps, total=total, desc=a.sampler, unit="step"), start=1):
+        x = step.x
+        # Frames every 1 % of the run and the last one, so a long run stays a short animation.
+        if want_frames and (done % max(1, (total or 100) // 100) == 0 or step.t <= 1):
+            frames.append(upscale(make_grid(to_uint8(x)), a.scale))
     images = to_uint8(x)
     if out.suffix == ".npy":
         np.save(out, images)
@@ -95,13 +88,12 @@ def cmd_sample(a: argparse.Namespace) -> None:
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from .evaluate import evaluate, load_or_train_feature_net
 
-    model = load_model(a.weights)
+    fast = FastModel(load_model(a.weights), bf16=a.bf16, compile=False)
     data = load_sprites(a.data)
     net = load_or_train_feature_net(Path(a.feature_net), data)
-    bf16 = use_bf16(next(model.parameters()).device) if a.bf16 is None else a.bf16
-    results = evaluate(model, data, net, n=a.n, seed=a.seed, bf16=bf16, guidance=a.guidance)
+    results = evaluate(fast, data, net, n=a.n, seed=a.seed, guidance=a.guidance, device=fast.device)
     results["weights"] = str(a.weights or DEFAULT_WEIGHTS)
-    results["bf16"] = bf16
+    results["bf16"] = fast.bf16
     print(json.dumps(results, indent=2))
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
@@ -118,6 +110,7 @@ def cmd_bench(a: argparse.Namespace) -> None:
     model = load_model(weights, device="cpu")
     result = run_bench(model, default_cases(a.ddim_steps), Schedule(T=a.T), repeats=a.repeats)
     result["weights"] = str(weights)
+    Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     save(result, a.json)
     print(f"wrote {a.json}")
 
@@ -158,11 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")
     s.add_argument("--n", type=_positive(int), default=16)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddpm")
+    s.add_argument("--sampler", choices=KINDS, default="ddpm")
     s.add_argument("--steps", type=_positive(int), default=None, help="ddpm: 500 (fewer = respaced); ddim: 25")
     s.add_argument("--noise-scale", type=float, default=1.0, help="λ, multiplies s3·z (0 = the no-noise sampler)")
-    s.add_argument("--class", dest="class_name", choices=(MIXED, *CLASSES, NO_CLASS), default=MIXED,
-                   help=f"{MIXED}: sprite i asks for class i mod 5 (default); {NO_CLASS}: unconditional")
+    s.add_argument("--class", dest="class_name", default=MIXED,
+                   help=f"{MIXED}: sprite i asks for class i mod 5 (default); {NO_CLASS}: unconditional; "
+                        "or one of the model's classes (shipped: hero, creature, food, weapon, item)")
     s.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
                    help="classifier-free guidance weight w for a class (0: none)")
     s.add_argument("--scale", type=_positive(int), default=4, help="nearest-neighbour upscale of images")
@@ -188,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--T", type=_positive(int), default=500, help="DDPM steps (500: the course's schedule)")
     b.add_argument("--ddim-steps", type=_positive(int), default=25)
     b.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    b.add_argument("--json", default="bench.json", help="where to keep the result")
+    b.add_argument("--json", default="runs/bench.json", help="where to write the result (default: untracked runs/)")
     b.set_defaults(func=cmd_bench)
 
     i = sub.add_parser("info", help="print a checkpoint's metadata")

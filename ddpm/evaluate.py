@@ -1,7 +1,7 @@
 """Sample quality: Sprite-FID on a small classifier's features, near-copies, diversity, class accuracy."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +12,8 @@ from torch import nn
 from tqdm import tqdm
 
 from .data import Sprites, random_hflip, to_tensor, to_uint8
-from .device import autocast
 from .guidance import MIXED, Guided, class_context
-from .sampler import Step, sample, sample_ddim, sample_ddpm, seeded_noise
-from .schedule import Schedule
-from .unet import ContextUnet
+from .sampler import Kind, sample, sampler, seeded_noise
 
 NEAR_COPY_RMS = 2 / 255  # a sample this close (RMS over pixels, in [0, 1]) to a training tile is a copy
 
@@ -112,35 +109,30 @@ def pixel_diversity(samples: np.ndarray) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
-def draw(model: ContextUnet, steps_of: Callable[..., Iterator[Step]], n: int, seed: int, bf16: bool, batch: int = 250, context: torch.Tensor | None = None) -> np.ndarray:
-    """n uint8 sprites of `seed`, in batches, from sampler factory steps_of(x_T, gens, c)."""
-    device = next(model.parameters()).device
+def draw(model: Callable, kind: Kind, n: int, seed: int, *, noise_scale: float = 1.0, batch: int = 250,
+         context: torch.Tensor | None = None, device: torch.device | str = "cpu") -> np.ndarray:
+    """n uint8 sprites of `seed` from `model` (called like the U-Net), in batches, with the sampler of that kind."""
     out = []
     x_T, gens = seeded_noise(seed, n)
-    for i in tqdm(range(0, n, batch), desc="sampling", unit="batch", leave=False):
+    for i in tqdm(range(0, n, batch), desc=kind, unit="batch", leave=False):
         c = context[i : i + batch].to(device) if context is not None else None
-        with autocast(device, bf16):
-            x = sample(steps_of(x_T[i : i + batch].to(device), gens[i : i + batch], c))
-        out.append(to_uint8(x))
+        steps = sampler(kind, model, x_T[i : i + batch].to(device), noise_scale=noise_scale, generator=gens[i : i + batch], context=c)
+        out.append(to_uint8(sample(steps)))
     return np.concatenate(out)
 
 
-def evaluate(model: ContextUnet, data: Sprites, net: FeatureNet, *, n: int = 1000, seed: int = 0, bf16: bool = False,
-             guidance: Sequence[float] = (0.0,), log=print) -> dict:
+def evaluate(model: Callable, data: Sprites, net: FeatureNet, *, n: int = 1000, seed: int = 0,
+             guidance: Sequence[float] = (0.0,), device: torch.device | str = "cpu", log=print) -> dict:
     """The model card's quality figures: one dict per sampler, the real-vs-real floor, and class accuracy
-    per classifier-free guidance weight w (0: the plain conditional model)."""
-    schedule = Schedule()
+    per classifier-free guidance weight w (0: the plain conditional model). `model` is called like the U-Net."""
     real = features(net, data.images)
     perm = np.random.default_rng(seed).permutation(len(real))
     half = len(real) // 2
     results: dict = {"n_samples": n, "seed": seed, "fid_floor_real_vs_real": frechet_distance(real[perm[:half]], real[perm[half:]])}
 
-    def ddpm(scale: float, eps_model: Callable = model):
-        return lambda x, g, c: sample_ddpm(eps_model, schedule, x, noise_scale=scale, generator=g, context=c)
-
-    samplers = {"ddpm500_noise1": ddpm(1.0), "ddpm500_noise0": ddpm(0.0), "ddim25": lambda x, g, c: sample_ddim(model, schedule, x, steps=25, context=c)}
-    for name, steps_of in samplers.items():
-        imgs = draw(model, steps_of, n, seed, bf16)
+    samplers = {"ddpm500_noise1": ("ddpm", 1.0), "ddpm500_noise0": ("ddpm", 0.0), "ddim25": ("ddim", 1.0)}
+    for name, (kind, scale) in samplers.items():
+        imgs = draw(model, kind, n, seed, noise_scale=scale, device=device)
         results[name] = {
             "fid": frechet_distance(features(net, imgs), real),
             "near_copy_share": float((nearest_rms(imgs, data.images) < NEAR_COPY_RMS).mean()),
@@ -151,7 +143,7 @@ def evaluate(model: ContextUnet, data: Sprites, net: FeatureNet, *, n: int = 100
     labels = context.argmax(1).numpy()
     results["class_accuracy"] = {}
     for w in guidance:
-        imgs = draw(model, ddpm(1.0, Guided(model, w)), n, seed + 1, bf16, context=context)
+        imgs = draw(Guided(model, w), "ddpm", n, seed + 1, context=context, device=device)
         pred = classify(net, imgs)
         acc = {name: float((pred[labels == i] == i).mean()) for i, name in enumerate(data.classes)}
         results["class_accuracy"][f"w={w:g}"] = acc

@@ -7,14 +7,14 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .data import CLASSES
-
 DEFAULT_GUIDANCE = 4.0  # w for class-conditional sampling in the CLI and the demo (weights/README.md)
-MIXED = "mixed"  # every class in turn: sprite i asks for class i mod 5
+MIXED = "mixed"  # every class in turn: sprite i asks for class i mod (number of classes)
 
 
-def class_context(name: str | None, n: int, classes: Sequence[str] = CLASSES) -> Tensor | None:
-    """One-hot contexts (n, len(classes)) for n sprites: None for no class, one class for all, or MIXED."""
+def class_context(name: str | None, n: int, classes: Sequence[str]) -> Tensor | None:
+    """One-hot contexts (n, len(classes)) for n sprites: None for no class, one class for all, or MIXED.
+
+    `classes` are the model's own, in the order of its context vector (`checkpoint.read_classes`)."""
     if name is None:
         return None
     if name == MIXED:

@@ -1,15 +1,18 @@
-"""Samplers as generators: each yields one `Step` per denoising step.
+"""The forward process and the samplers; each sampler is a generator yielding one `Step` per step.
 
-Seed scheme: sprite i of seed s draws all of its randomness (its x_T, then its z at
-every step) from its own `torch.Generator().manual_seed(s * 2**20 + i)`; see
-`seeded_generators`. So a sprite depends only on (s, i), never on how many are drawn
-at once. The noise is drawn on the CPU and moved to the model's device, so a seed gives
-the same starting noise everywhere.
+Every sampler walks the schedule it is given: the caller respaces (`Schedule.respace`), and
+`sampler` does so for the two kinds the project offers.
+
+Seed scheme: sprite i of seed s draws all of its randomness (its x_T, then its z at every
+step) from its own `torch.Generator().manual_seed(s * 2**20 + i)`; see `seeded_generators`.
+So a sprite depends only on (s, i), never on how many are drawn at once. The noise is drawn
+on the CPU and moved to the model's device, so a seed gives the same sprites everywhere.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -18,7 +21,11 @@ from .schedule import Schedule
 
 SPRITE_SHAPE = (3, 16, 16)
 _SEED_STRIDE = 2**20  # sprites per seed before two seeds' streams could meet
-Generators = torch.Generator | Sequence[torch.Generator]
+# One generator for the batch, or one per sprite; a sprite whose generator is None draws no noise.
+Generators = torch.Generator | Sequence[torch.Generator | None]
+Kind = Literal["ddpm", "ddim"]
+KINDS: tuple[Kind, ...] = ("ddpm", "ddim")
+DDIM_STEPS = 25  # DDIM's default, as in lesson 4; DDPM walks every step of the schedule by default
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class Step:
     x: Tensor  # x_{t−1}, the new sample
     eps: Tensor  # ε̂, the predicted noise in x_t
     x0: Tensor  # x̂0, the clean image implied by ε̂ (Ho et al. eq. 15)
-    z: Tensor  # the fresh noise added this step, already scaled (zeros at t = 1)
+    z: Tensor  # the fresh noise added this step, λ·s3·z (zeros at t = 1 and without noise)
 
 
 def seeded_generators(seed: int, n: int) -> list[torch.Generator]:
@@ -39,13 +46,13 @@ def seeded_generators(seed: int, n: int) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(seed * _SEED_STRIDE + i) for i in range(n)]
 
 
-def randn_per_sprite(generators: Generators, n: int, shape: tuple[int, ...] = SPRITE_SHAPE) -> Tensor:
-    """Standard normal noise of shape (n, *shape); row i from generators[i] when given a list."""
-    if isinstance(generators, torch.Generator):
-        return torch.randn((n, *shape), generator=generators)
+def randn_per_sprite(generators: Generators | None, n: int, shape: tuple[int, ...] = SPRITE_SHAPE) -> Tensor:
+    """Standard normal noise (n, *shape): row i from generators[i] (zeros where it is None), or from one generator."""
+    if generators is None or isinstance(generators, torch.Generator):
+        return torch.randn((n, *shape), generator=generators)  # None: torch's global generator, left unseeded
     if len(generators) != n:
         raise ValueError(f"need one generator per sprite: got {len(generators)} for {n} sprites")
-    return torch.stack([torch.randn(shape, generator=g) for g in generators])
+    return torch.stack([torch.randn(shape, generator=g) if g is not None else torch.zeros(shape) for g in generators])
 
 
 def seeded_noise(seed: int, n: int) -> tuple[Tensor, list[torch.Generator]]:
@@ -54,15 +61,21 @@ def seeded_noise(seed: int, n: int) -> tuple[Tensor, list[torch.Generator]]:
     return randn_per_sprite(gens, n), gens
 
 
-def denoise_add_noise(schedule: Schedule, x_t: Tensor, t: int, pred_noise: Tensor, z: Tensor) -> Tensor:
-    """x_{t−1} = s1·(x_t − s2·ε̂) + s3·z: Algorithm 2 of Ho et al. (2020) with σ_t² = β_t."""
-    return schedule.s1[t] * (x_t - schedule.s2[t] * pred_noise) + schedule.s3[t] * z
+def q_sample(schedule: Schedule, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
+    """The forward process in closed form, x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε (Ho et al. eq. 4), t per sprite."""
+    ab = schedule.ab_t.to(x0.device)[t.to(x0.device)].reshape(-1, *([1] * (x0.ndim - 1)))
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
 
 def predict_x0(schedule: Schedule, x_t: Tensor, t: int, pred_noise: Tensor) -> Tensor:
-    """x̂0 = (x_t − √(1 − ᾱ_t)·ε̂)/√ᾱ_t, from x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε (Ho et al. eq. 4)."""
+    """x̂0 = (x_t − √(1 − ᾱ_t)·ε̂)/√ᾱ_t: eq. 4 solved for x0 (Ho et al. eq. 15)."""
     ab = schedule.ab_t[t]
     return (x_t - (1 - ab).sqrt() * pred_noise) / ab.sqrt()
+
+
+def denoise_add_noise(schedule: Schedule, x_t: Tensor, t: int, pred_noise: Tensor, z: Tensor) -> Tensor:
+    """x_{t−1} = s1·(x_t − s2·ε̂) + s3·z: Algorithm 2 of Ho et al. (2020), line 4, with σ_t² = β_t."""
+    return schedule.s1[t] * (x_t - schedule.s2[t] * pred_noise) + schedule.s3[t] * z
 
 
 def _model_call(model: nn.Module, x: Tensor, t_model: Tensor, context: Tensor | None) -> Tensor:
@@ -86,20 +99,24 @@ def sample_ddpm(
     generator: Generators | None = None,
     context: Tensor | None = None,
 ) -> Iterator[Step]:
-    """Ancestral DDPM sampling (the course's loop), one `Step` per t = T … 1.
+    """Ancestral DDPM sampling (the course's loop) over every step of `schedule`, t = T … 1.
 
-    noise_scale multiplies s3: 1 is DDPM, 0 the course's no-noise sampler that collapses
-    to blurry averages; a (B,) tensor sets it per sprite. As in the course, no noise is
-    added at the last step. A respaced schedule walks fewer, larger steps.
+    noise_scale λ multiplies s3·z: 1 is DDPM, 0 the course's no-noise sampler that collapses to
+    blurry averages; a (B,) tensor sets it per sprite. As in the course, no noise is added at the
+    last step. Without a generator, z comes from torch's global generator.
     """
     sched = schedule.to(x_T.device)
-    gen = generator if generator is not None else torch.Generator().manual_seed(torch.seed())
     scale = _per_sprite(noise_scale, x_T)
+    adds_noise = bool((scale != 0).any())
     x = x_T.clone()  # an inference tensor like every later x, so a compiled model sees one kind
     for i in range(sched.steps, 0, -1):
+        # 1. ε̂ = ε_θ(x_t, t): the network's estimate of the noise in x_t (Algorithm 2, line 4).
         eps = _model_call(model, x, sched.t_model[i], context)
-        z = randn_per_sprite(gen, len(x)).to(x) * scale if i > 1 else torch.zeros_like(x)
+        # 2. x̂0 from ε̂ (eq. 15); not needed for the step, shown by the demo's x̂0 view.
         x0 = predict_x0(sched, x, i, eps)
+        # 3. z ~ N(0, I) for t > 1, else 0 (Algorithm 2, line 3), scaled by λ.
+        z = randn_per_sprite(generator, len(x)).to(x) * scale if i > 1 and adds_noise else torch.zeros_like(x)
+        # 4. x_{t−1} = s1·(x_t − s2·ε̂) + s3·z: the posterior mean (eq. 11) plus σ_t·z with σ_t = √β_t.
         x = denoise_add_noise(sched, x, i, eps, z)
         yield Step(int(sched.t_model[i]), x, eps, x0, sched.s3[i] * z)
 
@@ -120,28 +137,19 @@ def sample_side_by_side(
     """
     n = len(x_T)
     scale = torch.cat([torch.full((n,), float(noise_scale)), torch.zeros(n)])
-    # The z = 0 half multiplies its noise by 0; throwaway generators keep the batch one model call.
-    spare = [torch.Generator() for _ in range(n)]
     both_context = context.repeat(2, 1) if context is not None else None
     return sample_ddpm(model, schedule, x_T.repeat(2, 1, 1, 1), noise_scale=scale,
-                       generator=list(generator) + spare, context=both_context)
+                       generator=[*generator, *([None] * n)], context=both_context)
 
 
 @torch.inference_mode()
-def sample_ddim(
-    model: nn.Module,
-    schedule: Schedule,
-    x_T: Tensor,
-    *,
-    steps: int = 25,
-    context: Tensor | None = None,
-) -> Iterator[Step]:
-    """Deterministic DDIM (η = 0) in `steps` steps: the course's fast sampler (lesson 4).
+def sample_ddim(model: nn.Module, schedule: Schedule, x_T: Tensor, *, context: Tensor | None = None) -> Iterator[Step]:
+    """Deterministic DDIM (η = 0) over every step of `schedule`, usually a respaced one (lesson 4).
 
     x_{t'} = √ᾱ_{t'}·x̂0 + √(1 − ᾱ_{t'})·ε̂, from timestep t to the next kept t' < t
     (Song et al. 2021, eq. 12 with σ = 0).
     """
-    sched = schedule.respace(steps).to(x_T.device)
+    sched = schedule.to(x_T.device)
     x = x_T.clone()  # an inference tensor like every later x, so a compiled model sees one kind
     for i in range(sched.steps, 0, -1):
         eps = _model_call(model, x, sched.t_model[i], context)
@@ -149,6 +157,37 @@ def sample_ddim(
         ab_prev = sched.ab_t[i - 1]
         x = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
         yield Step(int(sched.t_model[i]), x, eps, x0, torch.zeros_like(x))
+
+
+def sampler(
+    kind: Kind,
+    model: nn.Module,
+    x_T: Tensor,
+    *,
+    steps: int | None = None,
+    noise_scale: float = 1.0,
+    generator: Sequence[torch.Generator] | None = None,
+    context: Tensor | None = None,
+    side_by_side: bool = False,
+    schedule: Schedule | None = None,
+) -> Iterator[Step]:
+    """The step generator for a sampler kind and step count (default: DDPM all T, DDIM 25), on the course's schedule.
+
+    side_by_side (DDPM only) adds the z = 0 arm from the same x_T as a second half of the batch.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"sampler must be one of {', '.join(KINDS)}, got {kind!r}")
+    base = schedule or Schedule()
+    walked = base.respace(steps or (base.T if kind == "ddpm" else min(DDIM_STEPS, base.T)))
+    if kind == "ddim":
+        if side_by_side:
+            raise ValueError("the z = 0 arm is a DDPM sampler; DDIM adds no noise to compare against")
+        return sample_ddim(model, walked, x_T, context=context)
+    if side_by_side:
+        if generator is None:
+            raise ValueError("side by side needs one generator per sprite")
+        return sample_side_by_side(model, walked, x_T, generator, noise_scale=noise_scale, context=context)
+    return sample_ddpm(model, walked, x_T, noise_scale=noise_scale, generator=generator, context=context)
 
 
 def sample(steps: Iterator[Step]) -> Tensor:

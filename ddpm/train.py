@@ -15,9 +15,9 @@ from tqdm import tqdm
 
 from .checkpoint import load_model, read_meta, save_model
 from .data import Sprites, random_hflip, to_tensor, to_uint8
-from .device import autocast, pick_device, use_bf16
+from .engine import autocast, pick_device, use_bf16
 from .images import make_grid, upscale, write_png
-from .sampler import seeded_noise, sample, sample_ddim
+from .sampler import q_sample, sample, sampler, seeded_noise
 from .schedule import Schedule
 from .unet import ContextUnet, UNetConfig
 
@@ -48,12 +48,6 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def noisy(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε, the forward process in closed form (Ho et al. eq. 4)."""
-    ab = schedule.ab_t.to(x0.device)[t][:, None, None, None]
-    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
 
 def context_batch(labels: torch.Tensor, n_classes: int, p_uncond: float, generator: torch.Generator) -> torch.Tensor:
@@ -92,7 +86,7 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     device = pick_device()
-    bf16 = use_bf16(device) if cfg.bf16 is None else cfg.bf16
+    bf16 = use_bf16(device, cfg.bf16)
     schedule = Schedule()
     x_all = to_tensor(data.images).to(device)
     y_all = torch.from_numpy(data.labels)
@@ -156,7 +150,7 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
         t = torch.randint(1, schedule.T + 1, (cfg.batch_size,), generator=gen).to(device)
         noise = torch.randn(x0.shape, generator=gen).to(device)
         with autocast(device, bf16):
-            pred = model(noisy(schedule, x0, t, noise), t, c)
+            pred = model(q_sample(schedule, x0, t, noise), t, c)
         per_sprite = (pred.float() - noise).pow(2).mean(dim=(1, 2, 3))  # the course's ε-prediction MSE
         loss = (loss_weight(schedule, t.cpu(), cfg.min_snr_gamma).to(device) * per_sprite).mean()
         opt.zero_grad(set_to_none=True)
@@ -186,5 +180,5 @@ def preview(model: ContextUnet, schedule: Schedule, device: torch.device, bf16: 
     for i in range(n // 2, n):
         c[i, i % classes] = 1
     with autocast(device, bf16):
-        x = sample(sample_ddim(model.eval(), schedule, seeded_noise(0, n)[0].to(device), context=c.to(device)))
+        x = sample(sampler("ddim", model.eval(), seeded_noise(0, n)[0].to(device), context=c.to(device), schedule=schedule))
     return to_uint8(x)

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from ddpm import Schedule, sample, sample_ddpm, seeded_noise
+from ddpm.data import CLASSES
 from ddpm.guidance import MIXED, Guided, class_context
 
 
@@ -35,12 +36,12 @@ def test_negative_weight_is_refused(tiny_model):
 
 
 def test_class_context_one_hot_per_sprite():
-    assert class_context(None, 4) is None
-    food = class_context("food", 3)
+    assert class_context(None, 4, CLASSES) is None
+    food = class_context("food", 3, CLASSES)
     assert food.shape == (3, 5) and (food.argmax(1) == 2).all() and (food.sum(1) == 1).all()
-    mixed = class_context(MIXED, 12)
+    mixed = class_context(MIXED, 12, CLASSES)
     assert mixed.argmax(1).tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]  # sprite i asks for class i mod 5
-    assert torch.equal(class_context(MIXED, 7), mixed[:7])  # a sprite's class does not depend on n
+    assert torch.equal(class_context(MIXED, 7, CLASSES), mixed[:7])  # a sprite's class does not depend on n
     with pytest.raises(ValueError, match="class must be one of"):
-        class_context("dragon", 2)
+        class_context("dragon", 2, CLASSES)
     assert class_context(MIXED, 3, ("block", "bar")).argmax(1).tolist() == [0, 1, 0]  # any data set's classes

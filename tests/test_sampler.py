@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from ddpm import Schedule, denoise_add_noise, predict_x0, sample, sample_ddim, sample_ddpm, seeded_generators, seeded_noise
-from ddpm.train import noisy
+from ddpm import Schedule, denoise_add_noise, predict_x0, q_sample, sample, sample_ddim, sample_ddpm, seeded_generators, seeded_noise
 
 
 def posterior_step(schedule, x_t, t, eps, z):
@@ -49,7 +48,7 @@ def test_x0_prediction_from_the_true_noise_is_x0():
     g = torch.Generator().manual_seed(0)
     x0, eps = torch.rand(3, 3, 16, 16, generator=g) * 2 - 1, torch.randn(3, 3, 16, 16, generator=g)
     for t in (1, 100, 499):
-        x_t = noisy(s, x0, torch.full((3,), t), eps)
+        x_t = q_sample(s, x0, torch.full((3,), t), eps)
         assert torch.allclose(predict_x0(s, x_t, t, eps), x0, atol=1e-3)
 
 
@@ -79,9 +78,9 @@ def test_ddim_with_the_true_noise_recovers_x0():
     s = Schedule()
     g = torch.Generator().manual_seed(1)
     x0 = torch.rand(2, 3, 16, 16, generator=g) * 2 - 1
-    x_T = noisy(s, x0, torch.full((2,), 500), torch.randn(2, 3, 16, 16, generator=g))
+    x_T = q_sample(s, x0, torch.full((2,), 500), torch.randn(2, 3, 16, 16, generator=g))
     model = TrueNoise(s, x0)
-    steps = list(sample_ddim(model, s, x_T, steps=25))
+    steps = list(sample_ddim(model, s.respace(25), x_T))
     assert [st.t for st in steps] == list(range(500, 0, -20))
     assert torch.allclose(steps[-1].x, x0, atol=1e-3)
 
@@ -138,3 +137,41 @@ def test_side_by_side_halves_equal_the_two_samplers_run_apart(tiny_model):
     plain = sample(sample_ddpm(tiny_model, s, x_T, noise_scale=0.0))
     assert torch.allclose(both[:3], noisy, atol=1e-5)
     assert torch.allclose(both[3:], plain, atol=1e-5)
+
+
+@pytest.mark.parametrize("lam", [0.5, 1.0, 1.7])
+def test_step_noise_is_lambda_s3_times_the_sprites_own_draws(tiny_model, lam):
+    """Step.z = λ·s3[t]·ε, with ε drawn from sprite i's generator right after its x_T."""
+    s = Schedule(T=6)
+    x_T, gens = seeded_noise(9, 2)
+    steps = list(sample_ddpm(tiny_model, s, x_T, noise_scale=lam, generator=gens))
+    replay = seeded_generators(9, 2)
+    for g in replay:
+        torch.randn(3, 16, 16, generator=g)  # x_T came first
+    for step in steps[:-1]:
+        eps = torch.stack([torch.randn(3, 16, 16, generator=g) for g in replay])
+        torch.testing.assert_close(step.z, lam * s.s3[step.t] * eps)
+    assert torch.count_nonzero(steps[-1].z) == 0
+
+
+def test_sampling_without_a_generator_leaves_the_global_seed_alone(tiny_model):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    sample(sample_ddpm(tiny_model, Schedule(T=3), torch.zeros(1, 3, 16, 16), noise_scale=0.0))  # draws nothing
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_sampler_maps_kind_and_steps_to_the_walk(tiny_model):
+    from ddpm import sampler
+
+    s = Schedule()
+    model = TrueNoise(s, torch.zeros(1, 3, 16, 16))
+    x_T, gens = seeded_noise(0, 1)
+    assert [st.t for st in sampler("ddim", model, x_T)] == list(range(500, 0, -20))  # DDIM: 25 steps by default
+    assert len(list(sampler("ddpm", model, x_T, steps=10, generator=gens))) == 10
+    assert len(list(sampler("ddpm", model, x_T, generator=seeded_noise(0, 1)[1]))) == 500
+    with pytest.raises(ValueError, match="sampler must be"):
+        sampler("gan", model, x_T)
+    with pytest.raises(ValueError, match="DDIM"):
+        sampler("ddim", model, x_T, side_by_side=True)

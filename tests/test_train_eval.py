@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm import ContextUnet, Sprites, TrainConfig, UNetConfig, load_model
+from ddpm import Schedule, Sprites, UNetConfig, load_model
+from ddpm.data import to_tensor
 from ddpm.evaluate import evaluate, frechet_distance, nearest_rms, pixel_diversity, train_feature_net
-from ddpm.train import lr_factor
+from ddpm.train import TrainConfig, draw_weights, loss_weight, lr_factor, train
 
 
 def toy_sprites(n=64):
@@ -20,18 +21,56 @@ def toy_sprites(n=64):
     return Sprites(images, labels.astype(np.int64), ("block", "bar"))
 
 
-def test_training_loss_falls_and_resumes(tmp_path):
-    from ddpm.train import train
+TOY = TrainConfig(steps=40, batch_size=32, lr=2e-3, warmup=5, bf16=False, ckpt_every=20, grid_every=0,
+                  unet=UNetConfig(n_feat=16, n_cfeat=2, attention=False))
 
-    cfg = TrainConfig(steps=40, batch_size=32, lr=2e-3, warmup=5, bf16=False, ckpt_every=20, grid_every=0,
-                      unet=UNetConfig(n_feat=16, n_cfeat=2, attention=False))
+
+def test_training_loss_falls(tmp_path):
     out = tmp_path / "toy.safetensors"
-    losses = train(toy_sprites(), out, cfg)
+    losses = train(toy_sprites(), out, TOY)
     assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:5])
-    assert load_model(out, device="cpu").config == cfg.unet
-    longer = TrainConfig(**{**cfg.__dict__, "steps": 50})
-    resumed = train(toy_sprites(), out, longer, resume=True)
-    assert len(resumed) == 50 and resumed[:40] == losses
+    assert load_model(out, device="cpu").config == TOY.unet
+
+
+def test_a_resumed_run_continues_exactly_where_an_uninterrupted_one_would(tmp_path, monkeypatch):
+    cfg = TrainConfig(**{**TOY.__dict__, "steps": 30, "ckpt_every": 10, "min_snr_gamma": 5.0, "balance": True})
+    whole = train(toy_sprites(), tmp_path / "whole.safetensors", cfg)
+
+    import ddpm.train
+
+    class Interrupted(Exception):
+        pass
+
+    class CutAt25(ddpm.train.tqdm):
+        def update(self, n=1):
+            super().update(n)
+            if self.n == 25:  # after step 25, before its checkpoint: the last state is step 20's
+                raise Interrupted
+
+    monkeypatch.setattr(ddpm.train, "tqdm", CutAt25)
+    with pytest.raises(Interrupted):
+        train(toy_sprites(), tmp_path / "cut.safetensors", cfg)
+    monkeypatch.undo()
+    resumed = train(toy_sprites(), tmp_path / "cut.safetensors", cfg, resume=True)
+    assert resumed == whole  # steps 21 … 30 draw the same batches and give the same losses
+
+
+def test_min_snr_weight_is_its_closed_form():
+    s = Schedule()
+    t = torch.tensor([1, 50, 250, 500])
+    snr = s.ab_t[t] / (1 - s.ab_t[t])
+    torch.testing.assert_close(loss_weight(s, t, 5.0), torch.minimum(snr, torch.tensor(5.0)) / snr)
+    assert loss_weight(s, torch.tensor([500]), 5.0) == 1  # at high noise SNR < γ: the plain loss
+    assert loss_weight(s, torch.tensor([1]), 5.0) < 0.01  # nearly clean sprites count for little
+    assert torch.equal(loss_weight(s, t, 0.0), torch.ones(4))
+
+
+def test_balanced_draws_give_every_class_the_same_share():
+    labels = np.array([0] * 6 + [1] * 3 + [2])
+    p = draw_weights(labels, balance=True)
+    assert p.sum().item() == pytest.approx(1)
+    assert [p[labels == k].sum().item() for k in range(3)] == pytest.approx([1 / 3] * 3)
+    assert draw_weights(labels, balance=False).tolist() == pytest.approx([0.1] * 10)
 
 
 def test_lr_schedule():
@@ -61,15 +100,24 @@ def test_near_copies_and_diversity():
     assert pixel_diversity(noise) > 0.2
 
 
-def test_evaluate_end_to_end_on_a_tiny_model():
+class Oracle(torch.nn.Module):
+    """A 'model' that knows the answer: the exact noise in x_t towards the training tile of the asked class (0 unasked)."""
+
+    def __init__(self, tiles):
+        super().__init__()
+        self.s, self.tiles = Schedule(), tiles
+
+    def forward(self, x, t, c=None):
+        k = c.argmax(1) if c is not None else torch.zeros(len(x), dtype=torch.long)
+        ab = self.s.ab_t[t][:, None, None, None]
+        return (x - ab.sqrt() * self.tiles[k]) / (1 - ab).sqrt()
+
+
+def test_evaluate_end_to_end_with_a_model_that_copies_its_class_tile():
     data = toy_sprites()
-    torch.manual_seed(0)
-    model = ContextUnet(UNetConfig(n_feat=16, n_cfeat=2, attention=False)).eval()
-    net = train_feature_net(data, steps=30)
-    res = evaluate(model, data, net, n=8, seed=0, guidance=(0.0, 2.0), log=lambda *_: None)
-    for name in ("ddpm500_noise1", "ddpm500_noise0", "ddim25"):
-        assert np.isfinite(res[name]["fid"]) and 0 <= res[name]["near_copy_share"] <= 1
-    assert list(res["class_accuracy"]) == ["w=0", "w=2"]
-    for acc in res["class_accuracy"].values():
-        assert set(acc) == {"block", "bar"} and all(0 <= a <= 1 for a in acc.values())
-    assert res["fid_floor_real_vs_real"] < res["ddpm500_noise1"]["fid"]
+    net = train_feature_net(data, steps=60)
+    res = evaluate(Oracle(to_tensor(data.images[:2])), data, net, n=8, seed=0, guidance=(0.0,), log=lambda *_: None)
+    for name in ("ddpm500_noise1", "ddim25"):  # every sample is tile 0, exactly or to within a grey level
+        assert res[name]["near_copy_share"] == 1 and res[name]["pixel_diversity"] < 2 / 255
+    assert res["class_accuracy"] == {"w=0": {"block": 1.0, "bar": 1.0}}  # each class's tile, recognised
+    assert res["fid_floor_real_vs_real"] < res["ddim25"]["fid"]  # one tile is not the data's spread

@@ -1,15 +1,49 @@
-"""The fast path for sampling on a CPU: bf16 autocast where the CPU has it, and a
-torch.compile'd copy of the U-Net built in a background thread, so that creating it (and
-starting a server) does not wait; until the compile is done, calls run the plain model."""
+"""The one place that chooses where, in which precision and on which engine the model runs.
+
+The fast path for sampling on a CPU: bf16 autocast where the CPU has it, and a torch.compile'd
+copy of the U-Net built in a background thread, so that creating it (and starting a server) does
+not wait; until the compile is done, calls run the plain model.
+"""
 from __future__ import annotations
 
+import contextlib
 import threading
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from .device import autocast, use_bf16
 from .unet import ContextUnet
+
+
+def pick_device() -> torch.device:
+    """CUDA when it is there, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True if the CPU multiplies bf16 natively (AMX-BF16 or AVX-512-BF16)."""
+    try:
+        flags = cpuinfo.read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def use_bf16(device: torch.device, override: bool | None = None, cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether to run in bf16 on `device`: `override` if given, else where it pays (CUDA with bf16, a bf16-capable CPU)."""
+    if override is not None:
+        return override
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return cpu_has_bf16(cpuinfo)
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on `device` when enabled, else a no-op context."""
+    # Not torch.autocast(enabled=False): its exit still clears the global autocast cache, which
+    # deadlocks against a torch.compile tracing in another thread (torch 2.13; see ddpm/fast.py).
+    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
 
 
 class FastModel:
@@ -19,7 +53,7 @@ class FastModel:
         self.model = model.eval()
         self.config = model.config
         self.device = next(model.parameters()).device
-        self.bf16 = use_bf16(self.device) if bf16 is None else bf16
+        self.bf16 = use_bf16(self.device, bf16)
         self.compiled: nn.Module | None = None
         self.ready = threading.Event()
         # Compiling pays on the CPU, where the U-Net's small ops are overhead-bound.
@@ -70,7 +104,7 @@ class FastModel:
             return self._call(self.compiled, x, t, c, self.bf16)
         # While the compile runs, the eager model serves in fp32: eager bf16 autocast beside
         # dynamo's tracing in another thread deadlocks (torch 2.13: autocast's exit against
-        # fake-tensor propagation); eager fp32 beside it does not (tests/test_fast.py).
+        # fake-tensor propagation); eager fp32 beside it does not (tests/test_engine.py).
         return self._call(self.model, x, t, c, self.bf16 and self.ready.is_set())
 
     @property

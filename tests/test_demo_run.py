@@ -9,8 +9,10 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from ddpm.images import png_data_url
-from ddpm.schedule_plot import schedule_image
-from ddpm.stream import VIEWS, frame_image, frames, parse_request, run, save_run
+from demo.export import frame_image, save_run
+from demo.request import VIEWS, parse_request
+from demo.runner import frames, run
+from demo.schedule_plot import schedule_image
 
 GOOD = ("DDPM", 20, 3, 4, "any", True, 1.0, True, 2.0)
 

@@ -5,9 +5,8 @@ import pytest
 import torch
 
 from ddpm import Schedule, sample, sample_ddpm, seeded_noise
-from ddpm.bench import Case, reference_loop, run_bench
-from ddpm.device import cpu_has_bf16, use_bf16
-from ddpm.fast import FastModel
+from ddpm.bench import Case, forward_flops, reference_loop, run_bench
+from ddpm.engine import FastModel, cpu_has_bf16, use_bf16
 
 
 @pytest.mark.parametrize("flags, expected", [("fpu sse avx2 avx512f", False), ("avx512f avx512_bf16", True), ("amx_bf16 amx_tile", True)])
@@ -15,7 +14,8 @@ def test_bf16_chosen_only_where_the_cpu_has_it(tmp_path, flags, expected):
     info = tmp_path / "cpuinfo"
     info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
     assert cpu_has_bf16(info) is expected
-    assert use_bf16(torch.device("cpu"), info) is expected
+    assert use_bf16(torch.device("cpu"), cpuinfo=info) is expected
+    assert use_bf16(torch.device("cpu"), not expected, cpuinfo=info) is (not expected)  # an explicit choice wins
     assert cpu_has_bf16(tmp_path / "absent") is False  # no /proc/cpuinfo: stay on fp32
 
 
@@ -70,15 +70,28 @@ def test_final_sprites_agree_with_the_course_loop(tiny_model):
     assert torch.allclose(ours, ref, atol=1e-4)
 
 
-def test_bench_runs_end_to_end_tiny(tiny_model):
+def test_bench_rows_are_consistent_with_their_timings(tiny_model):
     fast = FastModel(tiny_model, bf16=False, compile=False)
     cases = [Case("ddpm", 2), Case("side", 4, side_by_side=True), Case("ddim", 2, ddim_steps=2)]
     result = run_bench(tiny_model, cases, Schedule(T=4), repeats=1, fast=fast, log=lambda *_: None)
     assert [row["case"] for row in result["cases"]] == ["ddpm", "side", "ddim"]
-    for row in result["cases"]:
-        assert row["fast"]["median_s"] > 0 and row["speedup"] > 0
-        assert row["final_pixel_diff"]["max"] <= 1
-    assert result["matmul_peak_gflops"]["fp32"] > 0
+    for row, steps in zip(result["cases"], (4, 4, 2)):
+        ref, ours = row["reference"], row["fast"]
+        assert row["steps"] == steps
+        assert row["speedup"] == pytest.approx(ref["median_s"] / ours["median_s"])
+        assert ours["steps_per_s"] == pytest.approx(steps / ours["median_s"])
+        assert ours["gflops"] == pytest.approx(forward_flops(tiny_model, row["batch"]) * steps / ours["median_s"] / 1e9)
+        assert row["final_pixel_diff"]["max"] <= 1  # fp32 both ways: the same sprites
+
+
+def test_forward_flops_counts_the_convolutions():
+    net = torch.nn.Conv2d(3, 8, 3, padding=1)
+
+    class OneConv(torch.nn.Module):
+        def forward(self, x, t):
+            return net(x)
+
+    assert forward_flops(OneConv(), 2) == 2 * (2 * 3 * 9 * 8 * 16 * 16)  # 2 FLOPs per multiply-add
 
 
 def test_compiled_path_takes_any_batch_without_recompiling(tiny_model):

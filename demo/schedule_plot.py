@@ -6,7 +6,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .schedule import Schedule
+from ddpm import Schedule
 
 SIZE = (560, 240)
 MARGIN = (40, 12, 12, 28)  # left, top, right, bottom

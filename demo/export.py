@@ -1,0 +1,43 @@
+"""Pictures of a run: one arm's view as a grid or a single sprite, and the run as GIF, MP4 and PNG."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ddpm.images import make_grid, upscale, write_animation, write_png
+
+from .runner import Frame
+
+
+def frame_image(frame: Frame, arm: int, view: int, sprite: int | None = None) -> np.ndarray:
+    """One arm's chosen view as a small uint8 image: a grid of all sprites, or one sprite."""
+    images = frame.arms[arm][view]
+    if sprite is not None:
+        return images[min(sprite, len(images) - 1)]
+    return make_grid(images, pad=1)
+
+
+def thin(count: int, max_frames: int) -> list[int]:
+    """At most `max_frames` indices of `count` frames, evenly spread, always the first and the last."""
+    return sorted({round(i * (count - 1) / max(1, max_frames - 1)) for i in range(min(max_frames, count))})
+
+
+def save_run(frames: Sequence[Frame], view: int, folder: str | Path, scale: int = 4, max_frames: int = 100) -> list[Path]:
+    """The run as GIF and MP4 (arms side by side, at most `max_frames` frames) and the final grid as PNG."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def both(frame: Frame) -> np.ndarray:
+        parts = [frame_image(frame, arm, view) for arm in range(len(frame.arms))]
+        gap = np.full((parts[0].shape[0], 4, 3), 255, np.uint8)
+        return upscale(np.concatenate([p for part in parts for p in (part, gap)][:-1], axis=1), scale)
+
+    # Evenly thinned, always ending on the final frame: a download of a few MB, not tens.
+    images = [both(frames[i]) for i in thin(len(frames), max_frames)]
+    paths = [folder / "denoising.gif", folder / "denoising.mp4", folder / "final.png"]
+    write_animation(images, paths[0])
+    write_animation(images, paths[1])
+    write_png(both(frames[-1]), paths[2])
+    return paths

@@ -1,0 +1,94 @@
+"""The demo's event handlers: thin functions between Gradio's events and the run (demo/runner.py)."""
+from __future__ import annotations
+
+import functools
+import os
+import random
+import tempfile
+
+import gradio as gr
+
+from ddpm import Schedule
+from ddpm.guidance import DEFAULT_GUIDANCE
+from ddpm.images import png_data_url
+from ddpm.sampler import DDIM_STEPS
+
+from .export import frame_image, save_run
+from .request import ALL_SPRITES, MAX_SEED, VIEWS, parse_request, parse_view
+from .runner import DemoModel, Frame, load_demo_model, on_sampler_thread, run
+from .schedule_plot import schedule_image
+
+PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
+# Frames a second sent to the browser, at most. Every frame costs the server and the browser CPU that the
+# sampler's two threads want (docs/performance.md). 4 a second shows a 500-step run as about 35 frames,
+# more than the course's animation (a frame every 20 steps: 26).
+FPS = float(os.environ.get("DDPM_FPS", 4))
+
+
+@functools.cache
+def model() -> DemoModel:
+    """The served model, loaded once (DDPM_WEIGHTS, DDPM_COMPILE: see demo/runner.py)."""
+    return load_demo_model()
+
+
+def first_schedule_image():
+    """The schedule picture before any run, drawn on the sampling thread (the only one that does torch work)."""
+    return on_sampler_thread(lambda: schedule_image(None))
+
+
+def render(frame: Frame, view: int, sprite: int | None) -> dict:
+    """The stage's value: each arm's chosen view as a PNG data URL (right: None without the z = 0 arm)."""
+    arms = [png_data_url(frame_image(frame, arm, view, sprite)) for arm in range(len(frame.arms))]
+    return {"left": arms[0], "right": arms[1] if len(arms) > 1 else None}
+
+
+def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
+            side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULT_GUIDANCE):
+    """Stream a run: both arms, status line and schedule marker per frame; then scrubbing and downloads."""
+    served = model()
+    try:
+        req = parse_request(sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, guidance,
+                            classes=served.classes)
+        v, s = parse_view(view, sprite)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    frames: list[Frame] = []
+    plotted = -PLOT_EVERY
+    for frame in run(served.fast, req, fps=FPS):
+        frames.append(frame)
+        plot = gr.skip()
+        if frame.elapsed - plotted >= PLOT_EVERY or frame.done == frame.total:
+            plot, plotted = schedule_image(frame.t), frame.elapsed
+        yield render(frame, v, s), frame.status, plot, gr.skip(), gr.skip(), gr.skip()
+    scrub = gr.Slider(minimum=0, maximum=len(frames) - 1, value=len(frames) - 1, step=1, visible=True, interactive=True)
+    # Gradio copies the files into its own cache (cleaned by delete_cache), so ours can go at once.
+    with tempfile.TemporaryDirectory(prefix="ddpm-run-") as folder:
+        files = [str(p) for p in save_run(frames, v, folder)]
+        yield gr.skip(), f"{frames[-1].status} · {len(frames)} frames shown · {served.fast.path}", gr.skip(), scrub, frames, files
+
+
+def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str):
+    """Show a stored frame of the last run (scrubbing), without recomputing anything."""
+    if not frames:
+        return gr.skip(), gr.skip(), gr.skip()
+    frame = frames[max(0, min(int(index), len(frames) - 1))]
+    return render(frame, *parse_view(view, sprite)), frame.status, schedule_image(frame.t)
+
+
+def final_frame(*args) -> tuple:
+    """The last frame of a run, for the cached examples."""
+    served = model()
+    last = None
+    for last in run(served.fast, parse_request(*args, classes=served.classes)):
+        pass
+    return render(last, 0, None), last.status
+
+
+def random_seed() -> int:
+    """A fresh seed for the dice button."""
+    return random.randint(0, MAX_SEED)
+
+
+def default_steps(sampler: str) -> int:
+    """Steps to show when the sampler changes: all of them for DDPM, DDIM's default for DDIM."""
+    return DDIM_STEPS if sampler == "DDIM" else Schedule.T

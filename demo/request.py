@@ -1,0 +1,89 @@
+"""The demo's limits and its request check: raw inputs from the UI or the API in, a `Request` or a clear error out.
+
+No tensors are built here: requests are checked on the server's threads, and torch work there
+slows the sampling thread (demo/runner.py)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ddpm import CLASSES, Schedule
+from ddpm.guidance import DEFAULT_GUIDANCE, MIXED
+
+MAX_SPRITES = 64
+MAX_SEED = 2**31 - 1
+MAX_GUIDANCE = 10.0
+MAX_NOISE_SCALE = 2.0
+VIEWS = ("x_t", "predicted noise ε̂", "predicted x̂0")
+ANY_CLASS = "any"
+ALL_SPRITES = "all"
+SAMPLERS = ("DDPM", "DDIM")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One checked run: sampler, steps, seed, sprites, class and the extra-noise scale λ."""
+
+    ddim: bool
+    steps: int
+    seed: int
+    n: int
+    class_name: str | None  # None, MIXED or one of `classes`
+    noise_scale: float  # λ for the main arm; 0 when "add noise back" is off
+    side_by_side: bool  # also run the z = 0 arm from the same x_T (DDPM only)
+    guidance: float  # classifier-free guidance weight w, used when a class is chosen
+    classes: tuple[str, ...] = CLASSES  # the model's classes, in the order of its context vector
+
+    @property
+    def kind(self) -> str:
+        """The sampler's name in `ddpm.sampler`."""
+        return "ddim" if self.ddim else "ddpm"
+
+
+def _int_in(name: str, value: object, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
+        raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
+    if not lo <= int(value) <= hi:
+        raise ValueError(f"{name} must be from {lo} to {hi}, got {int(value)}")
+    return int(value)
+
+
+def _number_in(name: str, value: object, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:  # NaN fails too
+        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {value!r}")
+    return float(value)
+
+
+def parse_request(sampler: str, steps: object, seed: object, n: object, class_name: str | None, add_noise: object,
+                  noise_scale: object, side_by_side: object, guidance: object = DEFAULT_GUIDANCE, *,
+                  classes: Sequence[str] = CLASSES) -> Request:
+    """Check raw inputs and return a Request, or raise ValueError saying what is wrong."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be 'DDPM' or 'DDIM', got {sampler!r}")
+    ddim = sampler == "DDIM"
+    steps = _int_in("steps", steps, 1, Schedule.T)  # the class default, without building tensors on this thread
+    seed = _int_in("seed", seed, 0, MAX_SEED)
+    n = _int_in("number of sprites", n, 1, MAX_SPRITES)
+    if class_name in (None, "", ANY_CLASS):
+        class_name = None
+    elif class_name not in (MIXED, *classes):
+        raise ValueError(f"class must be one of {', '.join((ANY_CLASS, MIXED, *classes))}, got {class_name!r}")
+    for name, flag in (("add noise back", add_noise), ("side by side", side_by_side)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be true or false, got {flag!r}")
+    noise_scale = _number_in("noise scale λ", noise_scale, 0, MAX_NOISE_SCALE)
+    guidance = _number_in("class guidance w", guidance, 0, MAX_GUIDANCE)
+    return Request(ddim, steps, seed, n, class_name, noise_scale if add_noise else 0.0, side_by_side and not ddim, guidance,
+                   tuple(classes))
+
+
+def parse_view(view: object, sprite: object) -> tuple[int, int | None]:
+    """The index of a view in VIEWS and the chosen sprite's index (None: all), or ValueError."""
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
+    if sprite in (None, "", ALL_SPRITES):
+        return VIEWS.index(view), None
+    if sprite not in tuple(map(str, range(1, MAX_SPRITES + 1))):
+        raise ValueError(f"sprite must be '{ALL_SPRITES}' or 1 to {MAX_SPRITES}, got {sprite!r}")
+    return VIEWS.index(view), int(sprite) - 1
