@@ -21,7 +21,8 @@ def frame_image(frame: Frame, arm: int, view: int, sprite: int | None = None) ->
 
 def thin(count: int, max_frames: int) -> list[int]:
     """At most `max_frames` indices of `count` frames, evenly spread, always the first and the last."""
-    return sorted({round(i * (count - 1) / max(1, max_frames - 1)) for i in range(min(max_frames, count))})
+    kept = min(max_frames, count)
+    return sorted({round(i * (count - 1) / max(1, kept - 1)) for i in range(kept)})
 
 
 def save_run(frames: Sequence[Frame], view: int, folder: str | Path, scale: int = 4, max_frames: int = 100) -> list[Path]:

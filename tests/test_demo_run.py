@@ -9,9 +9,9 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from ddpm.images import png_data_url
-from demo.export import frame_image, save_run
+from demo.export import frame_image, save_run, thin
 from demo.request import VIEWS, parse_request
-from demo.runner import frames, run
+from demo.runner import Frame, frames, run
 from demo.schedule_plot import schedule_image
 
 GOOD = ("DDPM", 20, 3, 4, "any", True, 1.0, True, 2.0)
@@ -130,3 +130,26 @@ def test_guidance_acts_only_with_a_class(tiny_model):
 
     assert np.array_equal(last("any", 0.0), last("any", 5.0))  # nothing to guide towards
     assert not np.array_equal(last("food", 0.0), last("food", 5.0))
+
+
+@pytest.mark.parametrize("count, most, expected", [(5, 100, [0, 1, 2, 3, 4]), (10, 4, [0, 3, 6, 9]), (101, 3, [0, 50, 100]),
+                                                   (1, 100, [0]), (7, 2, [0, 6])])
+def test_saved_runs_are_thinned_evenly_keeping_the_first_and_last(count, most, expected):
+    assert thin(count, most) == expected
+
+
+def test_saved_animation_has_the_thinned_frames(tiny_model, tmp_path):
+    out = list(frames(tiny_model, parse_request(*GOOD), fps=1e9))  # 21 frames
+    gif = iio.imread(save_run(out, 0, tmp_path, scale=1, max_frames=5)[1], index=None)  # the MP4 keeps every frame
+    assert len(gif) == 5 + 25  # thinned to 5, then the last held for 25
+
+
+@pytest.mark.parametrize("done, total, elapsed, expected", [
+    (0, 500, 0.0, "t = 500 · pure noise x_T · starting"),
+    (100, 500, 2.0, "t = 400 · step 100/500 · 50 steps/s · 8.0 s left"),  # 400 steps left at 50 a second
+    (500, 500, 10.0, "t = 0 · step 500/500 · 50 steps/s · done"),
+    (5, 25, 0.5, "t = 400 · step 5/25 · 10 steps/s · 2.0 s left"),
+])
+def test_status_line_arithmetic(done, total, elapsed, expected):
+    t = int(expected.split()[2])
+    assert Frame(t, done, total, elapsed, ()).status == expected
