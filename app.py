@@ -8,8 +8,26 @@ import sys
 
 import gradio as gr
 
-from demo import (ANY_CLASS, DEFAULT_GUIDANCE, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIXED, SAMPLERS, T, VIEWS,
-                  CheckpointError, default_steps, denoise, final_frame, first_schedule_image, model, random_seed, show_frame)
+from demo import (
+    ANY_CLASS,
+    DEFAULT_GUIDANCE,
+    MAX_GUIDANCE,
+    MAX_NOISE_SCALE,
+    MAX_SEED,
+    MAX_SPRITES,
+    MIXED,
+    SAMPLERS,
+    VIEWS,
+    CheckpointError,
+    T,
+    default_steps,
+    denoise,
+    final_frame,
+    first_schedule_image,
+    model,
+    random_seed,
+    show_frame,
+)
 
 # Both arms in one HTML element, each frame's grids inline as tiny PNG data URLs (16 px a sprite), which
 # the browser scales up without blurring. Before the first run both halves are empty boxes; a run

@@ -100,7 +100,8 @@ def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedu
         "matmul_peak_gflops": {"fp32": round(peak32, 1), "bf16": round(peak16, 1)},
         "cases": [],
     }
-    log(f"matmul peak here: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s; fast path: bf16={fast.bf16}, compiled={fast.compiled is not None}")
+    log(f"matmul peak here: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s; "
+        f"fast path: bf16={fast.bf16}, compiled={fast.compiled is not None}")
     log(f"{'case':24s} {'path':9s} {'median s':>9s} {'spread s':>9s} {'steps/s':>8s} {'sprites/s':>9s} {'GFLOP/s':>8s} {'speed-up':>8s}")
     for case in cases:
         n = case.batch // 2 if case.side_by_side else case.batch
@@ -131,7 +132,8 @@ def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedu
             r = row[path]
             log(f"{case.name:24s} {path:9s} {r['median_s']:9.3f} {r['max_s'] - r['min_s']:9.3f} {r['steps_per_s']:8.1f} "
                 f"{r['sprites_per_s']:9.2f} {r['gflops']:8.1f} {row['speedup'] if path == 'fast' else 1:7.2f}x")
-        log(f"{'':24s} final sprites, fast vs reference: max |Δ| {row['final_pixel_diff']['max']}/255, mean {row['final_pixel_diff']['mean']:.2f}/255")
+        px = row["final_pixel_diff"]
+        log(f"{'':24s} final sprites, fast vs reference: max |Δ| {px['max']}/255, mean {px['mean']:.2f}/255")
     return result
 
 

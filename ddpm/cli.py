@@ -46,7 +46,8 @@ def cmd_train(a: argparse.Namespace) -> None:
     from .train import TrainConfig, train
 
     data = load_sprites(a.data)
-    print(f"{len(data)} sprites from {a.data}: " + ", ".join(f"{c} {n}" for c, n in zip(data.classes, np.bincount(data.labels[data.labels >= 0], minlength=len(data.classes)))))
+    counts = np.bincount(data.labels[data.labels >= 0], minlength=len(data.classes))
+    print(f"{len(data)} sprites from {a.data}: " + ", ".join(f"{c} {n}" for c, n in zip(data.classes, counts)))
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, ema=a.ema, p_uncond=a.p_uncond,
                       min_snr_gamma=a.min_snr_gamma, balance=a.balance,
                       flip=not a.no_flip, seed=a.seed, bf16=a.bf16, ckpt_every=a.ckpt_every, grid_every=a.grid_every,

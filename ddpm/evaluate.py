@@ -25,9 +25,11 @@ class FeatureNet(nn.Module):
         super().__init__()
 
         def block(i: int, o: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.Conv2d(o, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU())
+            return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(),
+                                 nn.Conv2d(o, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU())
 
-        self.body = nn.Sequential(block(3, width), nn.MaxPool2d(2), block(width, 2 * width), nn.MaxPool2d(2), block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.body = nn.Sequential(block(3, width), nn.MaxPool2d(2), block(width, 2 * width), nn.MaxPool2d(2),
+                                  block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Linear(4 * width, n_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,7 +99,8 @@ def nearest_rms(samples: np.ndarray, train: np.ndarray) -> np.ndarray:
     """RMS pixel distance (in [0, 1]) from each sample to its nearest training tile or its mirror."""
     ref = np.concatenate([train, train[:, :, ::-1]]).reshape(2 * len(train), -1)
     ref_t = torch.from_numpy(ref).float() / 255
-    out = [torch.cdist(torch.from_numpy(samples[i : i + 256].reshape(len(samples[i : i + 256]), -1)).float() / 255, ref_t).min(1).values for i in range(0, len(samples), 256)]
+    flat = torch.from_numpy(samples.reshape(len(samples), -1)).float() / 255
+    out = [torch.cdist(flat[i : i + 256], ref_t).min(1).values for i in range(0, len(samples), 256)]
     return (torch.cat(out) / np.sqrt(ref.shape[1])).numpy()
 
 

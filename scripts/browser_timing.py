@@ -1,6 +1,9 @@
-"""Time a demo run as a visitor sees it: headless Chromium clicks Run on a running app.
+"""Time a demo run as a visitor sees it: headless Chromium clicks Run on a running app (information only).
 
     python scripts/browser_timing.py http://127.0.0.1:7860/ [--steps 500] [--server-pid PID] [--screenshot assets/screenshot.png]
+
+On a Space the browser runs on the visitor's machine; here it shares the server's two cores, so these
+times are an upper bound on what a visitor waits for. scripts/first_runs.py times the API alone.
 
 Prints the time from the click to the first frame, the frames that reached the page, and the time to "done";
 with --server-pid, also the CPU seconds the server and Chromium used in each run (read from /proc, Linux).

@@ -16,9 +16,8 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere, without installing
-from ddpm import Schedule, sample, sample_side_by_side, seeded_noise  # noqa: E402
-from ddpm.checkpoint import SMALL_WEIGHTS, load_model  # noqa: E402
-from ddpm.fast import FastModel  # noqa: E402
+from ddpm import FastModel, load_model, sample, sampler, seeded_noise  # noqa: E402
+from ddpm.checkpoint import SMALL_WEIGHTS  # noqa: E402
 
 REPEATS = 200
 
@@ -51,6 +50,6 @@ x_T, _ = seeded_noise(0, 16)
 loop = []
 for _ in range(4):  # the first warms up
     start = time.perf_counter()
-    sample(sample_side_by_side(zero_model, Schedule(), x_T, seeded_noise(0, 16)[1]))
+    sample(sampler("ddpm", zero_model, x_T, generator=seeded_noise(0, 16)[1], side_by_side=True))
     loop.append(time.perf_counter() - start)
 print(f"sampler loop alone (side by side 16 + 16, 500 steps, zero model): {min(loop[1:]):.2f} s")

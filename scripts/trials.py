@@ -16,18 +16,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ddpm import FastModel, UNetConfig, load_model, load_sprites  # noqa: E402
 from ddpm.cli import DEFAULT_DATA, DEFAULT_FEATURE_NET  # noqa: E402
-from ddpm.data import load_sprites  # noqa: E402
 from ddpm.evaluate import draw, features, frechet_distance, load_or_train_feature_net  # noqa: E402
-from ddpm.checkpoint import load_model  # noqa: E402
-from ddpm.device import use_bf16  # noqa: E402
-from ddpm.sampler import sample_ddim  # noqa: E402
-from ddpm.schedule import Schedule  # noqa: E402
 from ddpm.train import TrainConfig, train  # noqa: E402
-from ddpm.unet import UNetConfig  # noqa: E402
 
 # EMA 0.995 here: at a thousand steps, 0.999 would still average in the first, untrained weights.
 BASE = TrainConfig(batch_size=128, lr=1e-3, ema=0.995, warmup=100, grid_every=0, ckpt_every=250, unet=UNetConfig(n_feat=32))
@@ -67,9 +60,7 @@ def main() -> None:
         weights = out / f"{name}.safetensors"
         t0 = time.perf_counter()
         losses = train(data, weights, cfg, resume=True, command=f"scripts/trials.py {name}", data_name=Path(a.data).name)
-        model = load_model(weights, device="cpu")
-        schedule = Schedule()
-        imgs = draw(model, lambda x, g, c: sample_ddim(model, schedule, x, steps=25, context=c), 1000, 0, use_bf16(torch.device("cpu")))
+        imgs = draw(FastModel(load_model(weights, device="cpu"), compile=False), "ddim", 1000, 0)
         results[name] = {"change": {k: str(v) for k, v in change.items()}, "steps": steps, "batch": cfg.batch_size,
                          "fid_ddim25": frechet_distance(features(net, imgs), real),
                          "final_loss": sum(losses[-200:]) / len(losses[-200:]), "seconds": round(time.perf_counter() - t0)}

@@ -1,7 +1,7 @@
 """The demo end to end: a real server launched here, driven with gradio_client."""
 import base64
-import re
 import os
+import re
 import subprocess
 import sys
 import time
@@ -11,10 +11,10 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 gradio_client = pytest.importorskip("gradio_client")
+pytestmark = pytest.mark.slow  # a real server, launched here
 
 
 def client(url):

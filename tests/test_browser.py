@@ -7,6 +7,7 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.browser
 if not shutil.which("chromium"):
     pytest.skip("Debian's chromium is not installed", allow_module_level=True)
 

@@ -40,8 +40,9 @@ def test_garbage_file(tmp_path):
 def test_mismatched_weights(tmp_path, tiny_model):
     path = tmp_path / "m.safetensors"
     save_model(path, tiny_model, {})
-    from safetensors.torch import load_file, save_file
     import json
+
+    from safetensors.torch import load_file, save_file
     tensors = load_file(str(path))
     wrong = json.dumps({**tiny_model.config.__dict__, "n_feat": 24})
     save_file(tensors, str(path), metadata={"config": wrong, "meta": "{}"})

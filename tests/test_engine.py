@@ -19,6 +19,7 @@ def test_bf16_chosen_only_where_the_cpu_has_it(tmp_path, flags, expected):
     assert cpu_has_bf16(tmp_path / "absent") is False  # no /proc/cpuinfo: stay on fp32
 
 
+@pytest.mark.slow
 def test_fast_fp32_compiled_equals_the_plain_model(tiny_model):
     fast = FastModel(tiny_model, bf16=False, compile=True)
     assert fast.ready.wait(timeout=600) and fast.compiled is not None
@@ -30,6 +31,7 @@ def test_fast_fp32_compiled_equals_the_plain_model(tiny_model):
         assert torch.allclose(fast(x[:1], t[:1]), tiny_model(x[:1], t[:1]), atol=1e-4)  # a batch of one
 
 
+@pytest.mark.slow
 def test_plain_path_serves_while_compiling(tiny_model):
     """Calls during the background compile return at once, from the eager model in fp32 (eager bf16 there deadlocked)."""
     fast = FastModel(tiny_model, bf16=True, compile=True)
@@ -70,6 +72,7 @@ def test_final_sprites_agree_with_the_course_loop(tiny_model):
     assert torch.allclose(ours, ref, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_bench_rows_are_consistent_with_their_timings(tiny_model):
     fast = FastModel(tiny_model, bf16=False, compile=False)
     cases = [Case("ddpm", 2), Case("side", 4, side_by_side=True), Case("ddim", 2, ddim_steps=2)]
@@ -94,6 +97,7 @@ def test_forward_flops_counts_the_convolutions():
     assert forward_flops(OneConv(), 2) == 2 * (2 * 3 * 9 * 8 * 16 * 16)  # 2 FLOPs per multiply-add
 
 
+@pytest.mark.slow
 def test_compiled_path_takes_any_batch_without_recompiling(tiny_model):
     """Batch 1 is padded and the batch dimension is dynamic, so the compiled graph's guards hold for all.
 

@@ -2,7 +2,9 @@
 import ast
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 
@@ -29,3 +31,11 @@ def test_app_imports_only_the_demo_package_and_gradio():
 def test_the_library_knows_nothing_of_gradio_or_the_demo():
     for path in (ROOT / "ddpm").glob("*.py"):
         assert not {"gradio", "demo"} & set(imported_modules(path)), path.name
+
+
+def test_ruff_finds_nothing():
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is not installed (requirements-dev.txt brings it)")
+    proc = subprocess.run([str(ruff), "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout

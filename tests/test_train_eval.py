@@ -113,6 +113,7 @@ class Oracle(torch.nn.Module):
         return (x - ab.sqrt() * self.tiles[k]) / (1 - ab).sqrt()
 
 
+@pytest.mark.slow
 def test_evaluate_end_to_end_with_a_model_that_copies_its_class_tile():
     data = toy_sprites()
     net = train_feature_net(data, steps=60)

@@ -1,0 +1,58 @@
+"""What the timing scripts share: start `python app.py`, wait until it serves, and time runs through its API."""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The demo's default run: DDPM, 500 steps, seed 0, 16 sprites, unconditional, λ = 1, side by side.
+DEFAULT_RUN = ("DDPM", 500, 0, 16, "any", True, 1.0, True, "x_t", "all")
+
+
+@contextlib.contextmanager
+def served(port: int, env: dict[str, str] | None = None, timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen, float]]:
+    """Run app.py on 127.0.0.1:`port` with `env` added; yield (url, process, seconds until the page served)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env={**os.environ, "GRADIO_SERVER_PORT": str(port), **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None or time.perf_counter() - start > timeout:
+                    raise RuntimeError(f"app.py did not serve on port {port}") from None
+                time.sleep(0.1)
+        yield url, proc, time.perf_counter() - start
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One run through the API: seconds to its first frame and to its last update, and its final status line."""
+
+    first_frame: float
+    total: float
+    status: str
+
+
+def timed_run(client, args: tuple = DEFAULT_RUN) -> Timed:
+    """Submit one /denoise run and wait for all of it (frames, then the files)."""
+    start = time.perf_counter()
+    first = None
+    job = client.submit(*args, api_name="/denoise")
+    for _ in job:
+        first = first if first is not None else time.perf_counter() - start
+    outputs = job.outputs()
+    return Timed(first or 0.0, time.perf_counter() - start, outputs[-1][1])  # outputs: stage, status, plot, …
