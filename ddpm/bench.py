@@ -13,7 +13,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .data import to_uint8
-from .engine import FastModel
+from .engine import Engine, TorchEngine, cpu_has_bf16
 from .sampler import denoise_add_noise, randn_per_sprite, sample, sampler, seeded_noise
 from .schedule import Schedule
 from .unet import ContextUnet
@@ -87,21 +87,22 @@ def forward_flops(model: ContextUnet, batch: int) -> int:
 
 
 def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedule(), repeats: int = 3,
-              fast: FastModel | None = None, log=print) -> dict:
+              fast: Engine | None = None, log=print) -> dict:
     """Time every case on the reference loop and on the fast path; returns a JSON-ready dict."""
     model = model.cpu().eval()
-    fast = fast or FastModel(model)
-    fast.ready.wait()  # the benchmark times the warm fast path; compiling is not sampling
-    peak32, peak16 = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
+    fast = fast or TorchEngine(model)
+    peak32 = matmul_peak(torch.float32)
+    # Without native bf16 the bf16 product is emulated, slow and beside the point.
+    peak16 = matmul_peak(torch.bfloat16) if cpu_has_bf16() else None
     result = {
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "threads": torch.get_num_threads(), "torch": torch.__version__},
-        "fast_path": {"bf16": fast.bf16, "compiled": fast.compiled is not None},
-        "matmul_peak_gflops": {"fp32": round(peak32, 1), "bf16": round(peak16, 1)},
+        "fast_path": fast.name,
+        "matmul_peak_gflops": {"fp32": round(peak32, 1), "bf16": peak16 and round(peak16, 1)},
         "cases": [],
     }
-    log(f"matmul peak here: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s; "
-        f"fast path: bf16={fast.bf16}, compiled={fast.compiled is not None}")
+    log(f"matmul peak here: fp32 {peak32:.0f} GFLOP/s, bf16 {f'{peak16:.0f} GFLOP/s' if peak16 else 'not native'}; "
+        f"fast path: {fast.name}")
     log(f"{'case':24s} {'path':9s} {'median s':>9s} {'spread s':>9s} {'steps/s':>8s} {'sprites/s':>9s} {'GFLOP/s':>8s} {'speed-up':>8s}")
     for case in cases:
         n = case.batch // 2 if case.side_by_side else case.batch

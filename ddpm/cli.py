@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from .checkpoint import DEFAULT_WEIGHTS, SMALL_WEIGHTS, CheckpointError, load_model, read_classes, read_meta
 from .data import load_sprites, to_uint8
-from .engine import FastModel
+from .engine import export_ir, fast_model
 from .guidance import DEFAULT_GUIDANCE, MIXED, Guided, class_context
 from .images import make_grid, upscale, write_animation, write_png
 from .sampler import KINDS, sampler, seeded_noise
@@ -62,8 +62,9 @@ def cmd_sample(a: argparse.Namespace) -> None:
     out = Path(a.out)
     if out.suffix not in OUTPUT_SUFFIXES:
         raise SystemExit(f"--out must end in one of {', '.join(OUTPUT_SUFFIXES)}, not {out.name!r}")
-    fast = FastModel(load_model(a.weights), bf16=a.bf16, compile=False)  # a compile would cost more than one run saves
-    classes = read_classes(a.weights)
+    weights = a.weights or DEFAULT_WEIGHTS
+    fast = fast_model(weights, bf16=a.bf16)
+    classes = read_classes(weights)
     x_T, gens = seeded_noise(a.seed, a.n)
     c = class_context(None if a.class_name == NO_CLASS else a.class_name, a.n, classes)
     steps = sampler(a.sampler, Guided(fast, a.guidance), x_T.to(fast.device), steps=a.steps, noise_scale=a.noise_scale,
@@ -89,12 +90,13 @@ def cmd_sample(a: argparse.Namespace) -> None:
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from .evaluate import evaluate, load_or_train_feature_net
 
-    fast = FastModel(load_model(a.weights), bf16=a.bf16, compile=False)
+    weights = a.weights or DEFAULT_WEIGHTS
+    fast = fast_model(weights, bf16=a.bf16, openvino=not a.torch)
     data = load_sprites(a.data)
     net = load_or_train_feature_net(Path(a.feature_net), data)
     results = evaluate(fast, data, net, n=a.n, seed=a.seed, guidance=a.guidance, device=fast.device)
-    results["weights"] = str(a.weights or DEFAULT_WEIGHTS)
-    results["bf16"] = fast.bf16
+    results["weights"] = str(weights)
+    results["engine"] = fast.name
     print(json.dumps(results, indent=2))
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
@@ -109,11 +111,16 @@ def cmd_bench(a: argparse.Namespace) -> None:
         torch.set_num_threads(a.threads)
     weights = a.weights or SMALL_WEIGHTS
     model = load_model(weights, device="cpu")
-    result = run_bench(model, default_cases(a.ddim_steps), Schedule(T=a.T), repeats=a.repeats)
+    result = run_bench(model, default_cases(a.ddim_steps), Schedule(T=a.T), repeats=a.repeats, fast=fast_model(weights, "cpu"))
     result["weights"] = str(weights)
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     save(result, a.json)
     print(f"wrote {a.json}")
+
+
+def cmd_export(a: argparse.Namespace) -> None:
+    weights = a.weights or DEFAULT_WEIGHTS
+    print(f"wrote {export_ir(load_model(weights, device='cpu'), weights)}")
 
 
 def cmd_info(a: argparse.Namespace) -> None:
@@ -174,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", default=None, help="also write the results here")
     e.add_argument("--guidance", type=float, nargs="+", default=[0.0, DEFAULT_GUIDANCE],
                    help="classifier-free guidance weights w to measure class accuracy at (0: none)")
+    e.add_argument("--torch", action="store_true", help="eager torch, not OpenVINO (the fp32 reference with --fp32)")
     _bf16_flag(e)
     e.set_defaults(func=cmd_evaluate)
 
@@ -185,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     b.add_argument("--json", default="runs/bench.json", help="where to write the result (default: untracked runs/)")
     b.set_defaults(func=cmd_bench)
+
+    x = sub.add_parser("export", help="write the OpenVINO IR beside a weights file (the demo's fast engine reads it)")
+    x.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")
+    x.set_defaults(func=cmd_export)
 
     i = sub.add_parser("info", help="print a checkpoint's metadata")
     i.add_argument("--weights", default=None)

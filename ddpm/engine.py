@@ -1,19 +1,24 @@
 """The one place that chooses where, in which precision and on which engine the model runs.
 
-The fast path for sampling on a CPU: bf16 autocast where the CPU has it, and a torch.compile'd
-copy of the U-Net built in a background thread, so that creating it (and starting a server) does
-not wait; until the compile is done, calls run the plain model.
+On a CPU the U-Net runs on OpenVINO where it is installed: the model is read from an IR file
+beside the weights (`python -m ddpm export` writes it) and compiled in about a second, so the
+first run after a start is as fast as the tenth. Elsewhere, or when that fails, eager torch
+serves, in bf16 autocast where the CPU multiplies bf16 natively. docs/performance.md has the
+numbers behind this choice.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .unet import ContextUnet
+
+IR_KEY = "ddpm_weights_sha256"  # the IR records which weights file it was made from
 
 
 def pick_device() -> torch.device:
@@ -41,74 +46,116 @@ def use_bf16(device: torch.device, override: bool | None = None, cpuinfo: Path =
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """bf16 autocast on `device` when enabled, else a no-op context."""
-    # Not torch.autocast(enabled=False): its exit still clears the global autocast cache, which
-    # deadlocks against a torch.compile tracing in another thread (torch 2.13; see ddpm/fast.py).
     return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
 
 
-class FastModel:
-    """Wraps a ContextUnet and is called like it, `fast(x, t, c=None)`, computed faster."""
+def _zero_context(x: Tensor, c: Tensor | None, n_cfeat: int) -> Tensor:
+    # The all-zero context is "no class" (the U-Net's own default), given explicitly for a fixed input signature.
+    return x.new_zeros(x.shape[0], n_cfeat) if c is None else c.to(x.dtype)
 
-    def __init__(self, model: ContextUnet, *, bf16: bool | None = None, compile: bool | None = None) -> None:
+
+class TorchEngine:
+    """Eager torch, called like the U-Net: the reference, and the fallback for every other engine."""
+
+    def __init__(self, model: ContextUnet, *, bf16: bool | None = None) -> None:
         self.model = model.eval()
         self.config = model.config
         self.device = next(model.parameters()).device
         self.bf16 = use_bf16(self.device, bf16)
-        self.compiled: nn.Module | None = None
-        self.ready = threading.Event()
-        # Compiling pays on the CPU, where the U-Net's small ops are overhead-bound.
-        if compile if compile is not None else self.device.type == "cpu":
-            threading.Thread(target=self._compile, name="ddpm-compile", daemon=True).start()
-        else:
-            self.ready.set()
-
-    def _compile(self) -> None:
-        """Compile once for every batch size (dynamic shapes), then switch over."""
-        import torch._inductor.config as inductor
-
-        inductor.freezing = True  # fold the weights into the graph as constants
-        compiled = torch.compile(self.model, dynamic=True)
-        try:
-            with torch.inference_mode():  # as in the samplers, so the graph's guards match theirs
-                # Two batch sizes: the second makes dynamo generalise the batch dimension.
-                for batch in (3, 5):
-                    x = torch.zeros(batch, *self._image_shape(), device=self.device)
-                    t = torch.ones(batch, dtype=torch.long, device=self.device)
-                    self._call(compiled, x, t, None, self.bf16)
-        except Exception as e:  # a failed compile leaves the eager model serving
-            print(f"ddpm: compiling the fast path failed, staying on eager: {type(e).__name__}: {e}")
-        else:
-            self.compiled = compiled
-        self.ready.set()
-
-    def _image_shape(self) -> tuple[int, int, int]:
-        return (self.config.in_channels, self.config.height, self.config.height)
-
-    def _call(self, net: nn.Module, x: Tensor, t: Tensor, c: Tensor | None, bf16: bool) -> Tensor:
-        # One form of input for every caller, so the compiled graph's guards always hold:
-        # inference tensors, t as a (B,) tensor, the zero context where None was given, and
-        # a batch of at least 2 (dynamo specialises a batch of 1 and would recompile).
-        n = x.shape[0]
-        with torch.inference_mode():
-            t = t.reshape(-1).expand(n).clone()
-            c = x.new_zeros(n, self.config.n_cfeat) if c is None else c.to(x.dtype).clone()
-            x = x.clone()
-            if n == 1:
-                x, t, c = (v.repeat(2, *([1] * (v.ndim - 1))) for v in (x, t, c))
-            with autocast(self.device, bf16):
-                return net(x, t, c).float()[:n]
 
     def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
-        """ε̂(x_t, t, c): from the compiled copy once it is warm, else from the eager model."""
-        if self.compiled is not None:
-            return self._call(self.compiled, x, t, c, self.bf16)
-        # While the compile runs, the eager model serves in fp32: eager bf16 autocast beside
-        # dynamo's tracing in another thread deadlocks (torch 2.13: autocast's exit against
-        # fake-tensor propagation); eager fp32 beside it does not (tests/test_engine.py).
-        return self._call(self.model, x, t, c, self.bf16 and self.ready.is_set())
+        """ε̂(x_t, t, c) in float32."""
+        with torch.inference_mode(), autocast(self.device, self.bf16):
+            return self.model(x, t.reshape(-1).expand(x.shape[0]), _zero_context(x, c, self.config.n_cfeat)).float()
 
     @property
-    def path(self) -> str:
-        """Which path serves calls now, for status lines."""
-        precision = "bf16" if self.bf16 and self.ready.is_set() else "fp32"
-        return f"compiled {precision}" if self.compiled is not None else f"eager {precision}"
+    def name(self) -> str:
+        """The engine and precision, for status lines."""
+        return f"torch {'bf16' if self.bf16 else 'fp32'}"
+
+
+def weights_digest(weights: str | Path) -> str:
+    """SHA-256 of a weights file, recorded in its IR so a stale IR is never served."""
+    return hashlib.sha256(Path(weights).read_bytes()).hexdigest()
+
+
+def ir_path(weights: str | Path) -> Path:
+    """Where the OpenVINO IR of a weights file lives: beside it, `NAME.xml` (and `NAME.bin`)."""
+    return Path(weights).with_suffix(".xml")
+
+
+def export_ir(model: ContextUnet, weights: str | Path, out: str | Path | None = None) -> Path:
+    """Write the OpenVINO IR of `model` (loaded from `weights`), with a dynamic batch, in float32 weights."""
+    import openvino as ov
+
+    out = Path(out) if out is not None else ir_path(weights)
+    model = model.cpu().eval()
+    n = 4
+    example = (torch.zeros(n, model.config.in_channels, model.config.height, model.config.height),
+               torch.ones(n, dtype=torch.long), torch.zeros(n, model.config.n_cfeat))
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    with torch.no_grad():
+        program = torch.export.export(model, example, dynamic_shapes=tuple({0: batch} for _ in example))
+    converted = ov.convert_model(program)
+    converted.set_rt_info(weights_digest(weights), IR_KEY)
+    ov.save_model(converted, str(out), compress_to_fp16=False)  # fp16 weights would change what is computed
+    return out
+
+
+class OpenVINOEngine:
+    """The U-Net as a compiled OpenVINO model, read from its IR; called like the U-Net, on the CPU."""
+
+    def __init__(self, ir: str | Path, weights: str | Path, n_cfeat: int, *, bf16: bool | None = None,
+                 threads: int | None = None) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(str(ir))
+        digest = model.get_rt_info(IR_KEY).astype(str) if model.has_rt_info(IR_KEY) else None
+        if digest != weights_digest(weights):
+            raise RuntimeError(f"{ir} was not made from {weights}; run `python -m ddpm export --weights {weights}`")
+        self.bf16 = use_bf16(torch.device("cpu"), bf16)
+        self.n_cfeat = n_cfeat
+        self.device = torch.device("cpu")
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(),
+                  "ENABLE_HYPER_THREADING": False, "INFERENCE_PRECISION_HINT": "bf16" if self.bf16 else "f32"}
+        self.compiled = core.compile_model(model, "CPU", config)
+        self._local = threading.local()  # an infer request is not to be shared between threads
+
+    def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
+        """ε̂(x_t, t, c) in float32."""
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        n = x.shape[0]
+        inputs = [x.detach().float().cpu().numpy(), t.reshape(-1).expand(n).long().cpu().numpy(),
+                  _zero_context(x, c, self.n_cfeat).detach().float().cpu().numpy()]
+        out = request.infer(inputs)[0]
+        return torch.from_numpy(out.copy()).to(x.device)
+
+    @property
+    def name(self) -> str:
+        """The engine and precision, for status lines."""
+        return f"OpenVINO {'bf16' if self.bf16 else 'fp32'}"
+
+
+Engine = TorchEngine | OpenVINOEngine
+
+
+def fast_model(weights: str | Path, device: torch.device | str | None = None, *, bf16: bool | None = None,
+               openvino: bool = True, log=print) -> Engine:
+    """The model in `weights` on the fastest engine here: OpenVINO from the IR beside them on a CPU, else eager torch.
+
+    Where OpenVINO is missing, the IR absent or stale, or anything fails, eager torch serves and `log` says why."""
+    from .checkpoint import load_model  # checkpoint imports this module for pick_device
+
+    model = load_model(weights, device=device)
+    if openvino and next(model.parameters()).device.type == "cpu":
+        try:
+            return OpenVINOEngine(ir_path(weights), weights, model.config.n_cfeat, bf16=bf16)
+        except ImportError:
+            log("ddpm: OpenVINO is not installed; eager torch serves")
+        except Exception as e:  # a missing or stale IR, an unsupported CPU: the model still runs
+            log(f"ddpm: OpenVINO failed ({type(e).__name__}: {e}); eager torch serves")
+    return TorchEngine(model, bf16=bf16)
+

@@ -108,7 +108,7 @@ def sample_ddpm(
     sched = schedule.to(x_T.device)
     scale = _per_sprite(noise_scale, x_T)
     adds_noise = bool((scale != 0).any())
-    x = x_T.clone()  # an inference tensor like every later x, so a compiled model sees one kind
+    x = x_T
     for i in range(sched.steps, 0, -1):
         # 1. ε̂ = ε_θ(x_t, t): the network's estimate of the noise in x_t (Algorithm 2, line 4).
         eps = _model_call(model, x, sched.t_model[i], context)
@@ -150,7 +150,7 @@ def sample_ddim(model: nn.Module, schedule: Schedule, x_T: Tensor, *, context: T
     (Song et al. 2021, eq. 12 with σ = 0).
     """
     sched = schedule.to(x_T.device)
-    x = x_T.clone()  # an inference tensor like every later x, so a compiled model sees one kind
+    x = x_T
     for i in range(sched.steps, 0, -1):
         eps = _model_call(model, x, sched.t_model[i], context)
         x0 = predict_x0(sched, x, i, eps)

@@ -27,7 +27,7 @@ FPS = float(os.environ.get("DDPM_FPS", 4))
 
 @functools.cache
 def model() -> DemoModel:
-    """The served model, loaded once (DDPM_WEIGHTS, DDPM_COMPILE: see demo/runner.py)."""
+    """The served model, loaded once (DDPM_WEIGHTS, DDPM_OPENVINO: see demo/runner.py)."""
     return load_demo_model()
 
 
@@ -64,7 +64,7 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
     # Gradio copies the files into its own cache (cleaned by delete_cache), so ours can go at once.
     with tempfile.TemporaryDirectory(prefix="ddpm-run-") as folder:
         files = [str(p) for p in save_run(frames, v, folder)]
-        yield gr.skip(), f"{frames[-1].status} · {len(frames)} frames shown · {served.fast.path}", gr.skip(), scrub, frames, files
+        yield gr.skip(), f"{frames[-1].status} · {len(frames)} frames shown · {served.fast.name}", gr.skip(), scrub, frames, files
 
 
 def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str):

@@ -15,9 +15,10 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from ddpm import FastModel, Guided, Schedule, class_context, load_model, read_classes, sampler, seeded_noise
+from ddpm import Guided, Schedule, class_context, fast_model, read_classes, sampler, seeded_noise
 from ddpm.checkpoint import SMALL_WEIGHTS
 from ddpm.data import to_uint8
+from ddpm.engine import Engine
 
 from .request import Request
 
@@ -40,21 +41,21 @@ def on_sampler_thread(fn: Callable[[], T]) -> T:
 
 @dataclass(frozen=True)
 class DemoModel:
-    """The served model: its fast path (called like the U-Net) and its class names."""
+    """The served model: its engine (called like the U-Net) and its class names."""
 
-    fast: FastModel
+    fast: Engine
     classes: tuple[str, ...]
     weights: Path
 
 
-def load_demo_model(weights: str | Path | None = None, compile: bool | None = None) -> DemoModel:
-    """Load the weights (DDPM_WEIGHTS, else the demo's default) on the sampling thread, with the fast path.
+def load_demo_model(weights: str | Path | None = None, openvino: bool | None = None) -> DemoModel:
+    """Load the weights (DDPM_WEIGHTS, else the demo's default) on the sampling thread, on the fastest engine.
 
-    DDPM_COMPILE=0 skips the background compile; errors are ddpm.CheckpointError."""
+    DDPM_OPENVINO=0 keeps eager torch; errors are ddpm.CheckpointError."""
     weights = Path(weights or os.environ.get("DDPM_WEIGHTS") or SMALL_WEIGHTS)
-    if compile is None:
-        compile = os.environ.get("DDPM_COMPILE", "1") != "0"
-    fast = on_sampler_thread(lambda: FastModel(load_model(weights, device="cpu"), compile=compile))
+    if openvino is None:
+        openvino = os.environ.get("DDPM_OPENVINO", "1") != "0"
+    fast = on_sampler_thread(lambda: fast_model(weights, "cpu", openvino=openvino))
     return DemoModel(fast, read_classes(weights), weights)
 
 

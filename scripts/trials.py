@@ -17,8 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ddpm import FastModel, UNetConfig, load_model, load_sprites  # noqa: E402
+from ddpm import UNetConfig, load_model, load_sprites  # noqa: E402
 from ddpm.cli import DEFAULT_DATA, DEFAULT_FEATURE_NET  # noqa: E402
+from ddpm.engine import TorchEngine  # noqa: E402
 from ddpm.evaluate import draw, features, frechet_distance, load_or_train_feature_net  # noqa: E402
 from ddpm.train import TrainConfig, train  # noqa: E402
 
@@ -60,7 +61,7 @@ def main() -> None:
         weights = out / f"{name}.safetensors"
         t0 = time.perf_counter()
         losses = train(data, weights, cfg, resume=True, command=f"scripts/trials.py {name}", data_name=Path(a.data).name)
-        imgs = draw(FastModel(load_model(weights, device="cpu"), compile=False), "ddim", 1000, 0)
+        imgs = draw(TorchEngine(load_model(weights, device="cpu")), "ddim", 1000, 0)
         results[name] = {"change": {k: str(v) for k, v in change.items()}, "steps": steps, "batch": cfg.batch_size,
                          "fid_ddim25": frechet_distance(features(net, imgs), real),
                          "final_loss": sum(losses[-200:]) / len(losses[-200:]), "seconds": round(time.perf_counter() - t0)}

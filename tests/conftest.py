@@ -41,7 +41,7 @@ def server_proc(tmp_path_factory):
     """The demo, launched as `python app.py` would be, on a free port: (url, process)."""
     port = free_port()
     log = open(tmp_path_factory.mktemp("app") / "app.log", "w+")
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "DDPM_COMPILE": "0", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90

@@ -94,7 +94,7 @@ def test_concurrent_clients_all_finish(server):
 
 
 def test_missing_weights_stop_startup_with_a_hint(tmp_path):
-    env = {**os.environ, "DDPM_WEIGHTS": str(tmp_path / "missing.safetensors"), "DDPM_COMPILE": "0"}
+    env = {**os.environ, "DDPM_WEIGHTS": str(tmp_path / "missing.safetensors")}
     proc = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "python -m ddpm train" in proc.stderr and "missing.safetensors" in proc.stderr
