@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from .course import CourseContextUnet, notebook_sample
 from .data import to_uint8
 from .engine import Engine, TorchEngine, cpu_has_bf16
 from .sampler import denoise_add_noise, randn_per_sprite, sample, sampler, seeded_noise
@@ -86,9 +87,27 @@ def forward_flops(model: ContextUnet, batch: int) -> int:
     return counter.get_total_flops()
 
 
+def course_notebook(schedule: Schedule, n: int, repeats: int, log=print) -> dict:
+    """The anchor: the course notebook's net and loop, side by side as the notebook would run it (two loops of n)."""
+    torch.manual_seed(0)
+    net = CourseContextUnet().eval()
+
+    def both() -> None:
+        x_T = seeded_noise(0, n)[0]
+        notebook_sample(net, schedule, x_T)
+        notebook_sample(net, schedule, x_T, noise=False)
+
+    times = timed(both, repeats)
+    row = {"case": f"course notebook {n}+{n}", "sprites": 2 * n, "steps": schedule.T, "median_s": statistics.median(times),
+           "min_s": min(times), "max_s": max(times)}
+    log(f"{row['case']:24s} {'notebook':9s} {row['median_s']:9.3f} {row['max_s'] - row['min_s']:9.3f}   "
+        "(the course's ContextUnet, BatchNorm and all, eager fp32, its loop)")
+    return row
+
+
 def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedule(), repeats: int = 3,
-              fast: Engine | None = None, log=print) -> dict:
-    """Time every case on the reference loop and on the fast path; returns a JSON-ready dict."""
+              fast: Engine | None = None, course: bool = True, log=print) -> dict:
+    """Time every case on the reference loop and on the fast path, and the course notebook; returns a JSON-ready dict."""
     model = model.cpu().eval()
     fast = fast or TorchEngine(model)
     peak32 = matmul_peak(torch.float32)
@@ -117,7 +136,7 @@ def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedu
                     reference_loop(model, schedule, x_T, None)  # the course runs the z = 0 arm as a second loop
                 return out
         flops = forward_flops(model, case.batch) * steps
-        row = {"case": case.name, "batch": case.batch, "steps": steps}
+        row = {"case": case.name, "batch": case.batch, "steps": steps, "side_by_side": case.side_by_side}
         # Same x_T and the same z for both paths: the final sprites should agree.
         row_images = {"reference": to_uint8(ref()), "fast": to_uint8(fast_run(fast, schedule, case)[:n])}
         for path, fn in (("reference", ref), ("fast", lambda: fast_run(fast, schedule, case))):
@@ -135,6 +154,13 @@ def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedu
                 f"{r['sprites_per_s']:9.2f} {r['gflops']:8.1f} {row['speedup'] if path == 'fast' else 1:7.2f}x")
         px = row["final_pixel_diff"]
         log(f"{'':24s} final sprites, fast vs reference: max |Δ| {px['max']}/255, mean {px['mean']:.2f}/255")
+    if course:
+        anchor = course_notebook(schedule, 16, repeats, log)
+        side = [row for row in result["cases"] if row["side_by_side"]]
+        if side:  # issue 13's bar: the demo's default run at least 10× faster than the notebook
+            anchor["fast_side_by_side_speedup"] = anchor["median_s"] / side[0]["fast"]["median_s"]
+            log(f"{'':24s} side by side on the fast path: {anchor['fast_side_by_side_speedup']:.1f}× faster than the notebook")
+        result["course_notebook"] = anchor
     return result
 
 

@@ -107,6 +107,9 @@ def test_bench_rows_are_consistent_with_their_timings(tiny_model):
     fast = TorchEngine(tiny_model, bf16=False)
     cases = [Case("ddpm", 2), Case("side", 4, side_by_side=True), Case("ddim", 2, ddim_steps=2)]
     result = run_bench(tiny_model, cases, Schedule(T=4), repeats=1, fast=fast, log=lambda *_: None)
+    notebook = result["course_notebook"]
+    assert notebook["steps"] == 4
+    assert notebook["fast_side_by_side_speedup"] == pytest.approx(notebook["median_s"] / result["cases"][1]["fast"]["median_s"])
     assert [row["case"] for row in result["cases"]] == ["ddpm", "side", "ddim"]
     for row, steps in zip(result["cases"], (4, 4, 2)):
         ref, ours = row["reference"], row["fast"]
@@ -125,3 +128,23 @@ def test_forward_flops_counts_the_convolutions():
             return net(x)
 
     assert forward_flops(OneConv(), 2) == 2 * (2 * 3 * 9 * 8 * 16 * 16)  # 2 FLOPs per multiply-add
+
+
+def test_the_course_notebooks_net_runs_its_loop():
+    from ddpm.course import CourseContextUnet, notebook_sample
+
+    net = CourseContextUnet().eval()
+    assert sum(p.numel() for p in net.parameters()) > 1_000_000  # n_feat 64, the course's width
+    x_T = seeded_noise(0, 2)[0]
+    s = Schedule(T=3)
+    torch.manual_seed(0)
+    out = notebook_sample(net, s, x_T, noise=False)
+    assert out.shape == (2, 3, 16, 16) and torch.isfinite(out).all()
+    # Without noise the loop is the course's update with ε̂ from the net, step by step.
+    # The fresh 1×1 shortcut the net builds inside forward draws from the global generator: seed it alike.
+    torch.manual_seed(0)
+    x = x_T
+    with torch.no_grad():
+        for i in range(3, 0, -1):
+            x = s.s1[i] * (x - net(x, torch.tensor([i / 3])[:, None, None, None]) * s.s2[i])
+    torch.testing.assert_close(out, x)
