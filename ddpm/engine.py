@@ -118,7 +118,8 @@ class OpenVINOEngine:
         self.n_cfeat = n_cfeat
         self.device = torch.device("cpu")
         config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(),
-                  "ENABLE_HYPER_THREADING": False, "INFERENCE_PRECISION_HINT": "bf16" if self.bf16 else "f32"}
+                  "ENABLE_HYPER_THREADING": False, "ENABLE_CPU_PINNING": False,
+                  "INFERENCE_PRECISION_HINT": "bf16" if self.bf16 else "f32"}
         self.compiled = core.compile_model(model, "CPU", config)
         self._local = threading.local()  # an infer request is not to be shared between threads
 

@@ -25,20 +25,21 @@ def thin(count: int, max_frames: int) -> list[int]:
     return sorted({round(i * (count - 1) / max(1, kept - 1)) for i in range(kept)})
 
 
-def save_run(frames: Sequence[Frame], view: int, folder: str | Path, scale: int = 4, max_frames: int = 100) -> list[Path]:
-    """The run as GIF and MP4 (arms side by side, at most `max_frames` frames) and the final grid as PNG."""
+def save_run(frames: Sequence[Frame], view: int, folder: str | Path, scale: int = 2, max_frames: int = 60) -> list[Path]:
+    """The run as GIF and MP4 (arms side by side, at most `max_frames` frames, `scale`×) and the final grid as a 4× PNG."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
 
-    def both(frame: Frame) -> np.ndarray:
+    def both(frame: Frame, factor: int) -> np.ndarray:
         parts = [frame_image(frame, arm, view) for arm in range(len(frame.arms))]
         gap = np.full((parts[0].shape[0], 4, 3), 255, np.uint8)
-        return upscale(np.concatenate([p for part in parts for p in (part, gap)][:-1], axis=1), scale)
+        return upscale(np.concatenate([p for part in parts for p in (part, gap)][:-1], axis=1), factor)
 
-    # Evenly thinned, always ending on the final frame: a download of a few MB, not tens.
-    images = [both(frames[i]) for i in thin(len(frames), max_frames)]
+    # Encoding is the end of every run's wait: at 4× and 100 frames it took 7 s, at 2× and 60 about 3 s
+    # (docs/performance.md); players and slides scale a small GIF up without blurring.
+    images = [both(frames[i], scale) for i in thin(len(frames), max_frames)]
     paths = [folder / "denoising.gif", folder / "denoising.mp4", folder / "final.png"]
     write_animation(images, paths[0])
     write_animation(images, paths[1])
-    write_png(both(frames[-1]), paths[2])
+    write_png(both(frames[-1], 4), paths[2])
     return paths

@@ -1,0 +1,69 @@
+"""Time one forward pass of the demo's net on each engine, in one process: what ddpm.engine chooses between.
+
+    python scripts/engines.py [--weights weights/sprites-small.safetensors] [--compile]      (about a minute; --compile adds two)
+
+Prints, per engine, the start-up (loading or compiling) and the median milliseconds of a forward pass at
+batch 16 and 32 (the demo's side by side is 16 + 16). torch.compile is timed only with --compile: it is not
+an engine the project uses, but the one it replaced.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ddpm import load_model  # noqa: E402
+from ddpm.checkpoint import SMALL_WEIGHTS  # noqa: E402
+from ddpm.engine import OpenVINOEngine, TorchEngine, cpu_has_bf16, ir_path  # noqa: E402
+
+
+def ms(fn, batch: int, reps: int = 60) -> float:
+    """Median milliseconds of fn(x, t, c) at `batch`, after a few warm-up calls."""
+    x, t, c = torch.randn(batch, 3, 16, 16), torch.full((batch,), 300), torch.zeros(batch, 5)
+    with torch.inference_mode():
+        for _ in range(5):
+            fn(x, t, c)
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            fn(x, t, c)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", default=str(SMALL_WEIGHTS))
+    p.add_argument("--compile", action="store_true", help="also time torch.compile (fp32, freezing, dynamic batch)")
+    a = p.parse_args()
+    model = load_model(a.weights, "cpu")
+    engines = [("eager torch fp32", lambda: TorchEngine(model, bf16=False))]
+    if cpu_has_bf16():
+        engines.append(("eager torch bf16 autocast", lambda: TorchEngine(model, bf16=True)))
+    engines.append(("OpenVINO", lambda: OpenVINOEngine(ir_path(a.weights), a.weights, model.config.n_cfeat)))
+    if a.compile:
+        def compiled():
+            import torch._inductor.config as inductor
+
+            inductor.freezing = True
+            net = torch.compile(model, dynamic=True)
+            for batch in (3, 5):
+                ms(net, batch, reps=1)
+            return net
+        engines.append(("torch.compile fp32", compiled))
+    print(f"{'engine':28s} {'start-up s':>10s} {'ms b16':>8s} {'ms b32':>8s}")
+    for name, make in engines:
+        start = time.perf_counter()
+        engine = make()
+        ready = time.perf_counter() - start
+        label = f"{name} ({engine.name})" if hasattr(engine, "name") else name
+        print(f"{label:28s} {ready:10.2f} {ms(engine, 16):8.1f} {ms(engine, 32):8.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
