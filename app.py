@@ -11,6 +11,7 @@ import gradio as gr
 from demo import (
     ANY_CLASS,
     DEFAULT_GUIDANCE,
+    FORWARD_SOURCES,
     MAX_GUIDANCE,
     MAX_NOISE_SCALE,
     MAX_SEED,
@@ -20,10 +21,12 @@ from demo import (
     VIEWS,
     CheckpointError,
     T,
+    compare,
     default_steps,
     denoise,
     final_frame,
     first_schedule_image,
+    forward,
     model,
     random_seed,
     show_frame,
@@ -34,9 +37,9 @@ from demo import (
 # without the z = 0 arm shows the left alone.
 STAGE_HTML = """
 <div class="stage">
-  <figure><figcaption>with noise (DDPM)</figcaption>
+  <figure><figcaption>${value?.captions?.[0] ?? 'with noise (DDPM)'}</figcaption>
     ${value?.left ? `<img src="${value.left}" alt="the sprites sampled with noise">` : '<div class="empty"></div>'}</figure>
-  ${value && !value.right ? '' : `<figure><figcaption>without noise (z = 0)</figcaption>
+  ${value && !value.right ? '' : `<figure><figcaption>${value?.captions?.[1] ?? 'without noise (z = 0)'}</figcaption>
     ${value?.right ? `<img src="${value.right}" alt="the same sprites sampled without noise">` : '<div class="empty"></div>'}</figure>`}
 </div>
 """
@@ -85,17 +88,26 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
                 view = gr.Radio(list(VIEWS), value=VIEWS[0], label="show")
                 sprite = gr.Dropdown(["all", *map(str, range(1, MAX_SPRITES + 1))], value="all", label="sprite")
             scrub = gr.Slider(0, 1, value=0, step=1, label="scrub through the run", visible=False)
+            with gr.Row():
+                source = gr.Radio(list(FORWARD_SOURCES), value=FORWARD_SOURCES[0], label="forward process of the sprites of")
+                forward_btn = gr.Button("Forward process: noise them, t = 0 … 500")
+            compare_t = gr.Slider(0, T, value=T, step=1, label="the forward process beside the run at t", visible=False)
             # A picture, not gr.LinePlot: re-sending a plot's data each frame made the server grow ~1 MB a run.
             plot = gr.Image(first_schedule_image(), format="png", label="schedule (the orange line is the current t)",
                             interactive=False, buttons=["download"])
             files = gr.File(label="downloads: GIF, MP4, final grid", file_count="multiple", interactive=False)
     frames = gr.State(None)
+    forward_shown = gr.State(None)
 
     # guidance last, so that API calls written before it existed still work (it has a default).
     inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance]
     outputs = [stage, status, plot, scrub, frames, files]
     run_event = run_btn.click(denoise, inputs, outputs, api_name="denoise", show_progress="hidden")
     stop_btn.click(None, cancels=[run_event])
+    forward_event = forward_btn.click(forward, [seed, n, source, view, sprite, frames], [stage, status, plot, forward_shown, compare_t],
+                                      api_name="forward", show_progress="hidden")
+    stop_btn.click(None, cancels=[forward_event])
+    compare_t.input(compare, [compare_t, forward_shown, frames, view, sprite], [stage, status, plot], api_visibility="private")
     dice.click(random_seed, outputs=seed, api_visibility="private")
     sampler.change(default_steps, sampler, steps, api_visibility="private")
     for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only

@@ -8,19 +8,8 @@ from .checkpoint import CheckpointError, load_model, read_classes, save_model
 from .data import CLASSES, Sprites, load_course_npy, load_png_folder, load_sheets, load_sprites
 from .engine import fast_model, pick_device
 from .guidance import Guided, class_context
-from .sampler import (
-                      Step,
-                      denoise_add_noise,
-                      predict_x0,
-                      q_sample,
-                      sample,
-                      sample_ddim,
-                      sample_ddpm,
-                      sample_side_by_side,
-                      sampler,
-                      seeded_generators,
-                      seeded_noise,
-)
+from .sampler import (Step, denoise_add_noise, predict_x0, q_sample, sample, sample_ddim, sample_ddpm, sample_side_by_side, sampler,
+                      seeded_generators, seeded_noise)
 from .schedule import Schedule
 from .unet import ContextUnet, UNetConfig
 

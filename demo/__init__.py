@@ -3,12 +3,24 @@ the schedule picture, and the handlers that app.py wires to Gradio's events."""
 from ddpm import CheckpointError, Schedule
 from ddpm.guidance import DEFAULT_GUIDANCE, MIXED
 
-from .handlers import default_steps, denoise, final_frame, first_schedule_image, model, random_seed, show_frame
+from .handlers import (
+                       FORWARD_SOURCES,
+                       compare,
+                       default_steps,
+                       denoise,
+                       final_frame,
+                       first_schedule_image,
+                       forward,
+                       model,
+                       random_seed,
+                       show_frame,
+)
 from .request import ANY_CLASS, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, SAMPLERS, VIEWS
 
 T = Schedule.T  # the course's number of steps
 
 __all__ = [
-    "ANY_CLASS", "CheckpointError", "DEFAULT_GUIDANCE", "MAX_GUIDANCE", "MAX_NOISE_SCALE", "MAX_SEED", "MAX_SPRITES", "MIXED",
-    "SAMPLERS", "T", "VIEWS", "default_steps", "denoise", "final_frame", "first_schedule_image", "model", "random_seed", "show_frame",
+    "ANY_CLASS", "CheckpointError", "DEFAULT_GUIDANCE", "FORWARD_SOURCES", "MAX_GUIDANCE", "MAX_NOISE_SCALE", "MAX_SEED", "MAX_SPRITES",
+    "MIXED", "SAMPLERS", "T", "VIEWS", "compare", "default_steps", "denoise", "final_frame", "first_schedule_image", "forward", "model",
+    "random_seed", "show_frame",
 ]

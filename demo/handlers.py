@@ -14,6 +14,7 @@ from ddpm.images import png_data_url
 from ddpm.sampler import DDIM_STEPS
 
 from .export import frame_image, save_run
+from .forward import forward_frames
 from .request import ALL_SPRITES, MAX_SEED, VIEWS, parse_request, parse_view
 from .runner import DemoModel, Frame, load_demo_model, on_sampler_thread, run
 from .schedule_plot import schedule_image
@@ -40,6 +41,55 @@ def render(frame: Frame, view: int, sprite: int | None) -> dict:
     """The stage's value: each arm's chosen view as a PNG data URL (right: None without the z = 0 arm)."""
     arms = [png_data_url(frame_image(frame, arm, view, sprite)) for arm in range(len(frame.arms))]
     return {"left": arms[0], "right": arms[1] if len(arms) > 1 else None}
+
+
+def nearest(frames: list[Frame], t: int) -> Frame:
+    """The stored frame of a run whose timestep is closest to t."""
+    return min(frames, key=lambda f: abs(f.t - t))
+
+
+FORWARD_SOURCES = ("last run", "seed")
+
+
+def forward(seed: float = 0, n: float = 16, source: str = FORWARD_SOURCES[0], view: str = VIEWS[0], sprite: str = ALL_SPRITES,
+            frames: list[Frame] | None = None):
+    """Stream the forward process q(x_t | x0), t = 0 … 500, of the last run's final sprites or of a seed's, beside the run at the same t."""
+    try:
+        req = parse_request("DDIM", 25, seed, n, None, True, 1.0, False, classes=model().classes)
+        v, s = parse_view(view, sprite)
+        if source not in FORWARD_SOURCES:
+            raise ValueError(f"sprites must come from one of {', '.join(FORWARD_SOURCES)}, got {source!r}")
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    if source == "last run" and frames:
+        sprites, origin = frames[-1].arms[0][0], "the last run's final sprites"
+    else:  # a seed's sprites, drawn quickly: DDIM in 25 steps, unconditional
+        frames = None
+        last = None
+        for last in run(model().fast, req, fps=1e-9):
+            pass
+        sprites, origin = last.arms[0][0], f"seed {req.seed}'s sprites (DDIM, 25 steps)"
+    shown: list[Frame] = []
+    for frame in forward_frames(sprites, req.seed, fps=FPS):
+        shown.append(frame)
+        stage = render(frame, v, s)
+        stage["right"] = render(nearest(frames, frame.t), v, s)["left"] if frames else None
+        stage["captions"] = ["forward process q(x_t | x0)", "the run at the same t" if frames else ""]
+        tail = "done" if frame.done == frame.total else "noising"
+        yield stage, f"t = {frame.t} · forward process of {origin} · {tail}", schedule_image(frame.t), shown, gr.skip()
+    yield gr.skip(), gr.skip(), gr.skip(), shown, gr.Slider(visible=True, interactive=True, value=Schedule.T)
+
+
+def compare(t: int, forward_shown: list[Frame] | None, frames: list[Frame] | None, view: str, sprite: str):
+    """The forward process at t beside the run at the same t, from stored frames (the compare slider)."""
+    if not forward_shown:
+        return gr.skip(), gr.skip(), gr.skip()
+    v, s = parse_view(view, sprite)
+    ahead = nearest(forward_shown, int(t))
+    stage = render(ahead, v, s)
+    stage["right"] = render(nearest(frames, ahead.t), v, s)["left"] if frames else None
+    stage["captions"] = ["forward process q(x_t | x0)", "the run at the same t" if frames else ""]
+    return stage, f"t = {ahead.t} · the forward process beside the run", schedule_image(ahead.t)
 
 
 def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,

@@ -119,3 +119,17 @@ def test_server_memory_does_not_grow_over_100_runs(server_proc):
     growth = rss_mb(proc.pid) - before
     # Measured: about 7 MB here; a plot re-sent each frame used to add about 110 MB.
     assert growth < 30, f"the server grew by {growth:.0f} MB over 100 runs"
+
+
+def test_forward_process_streams_with_no_arguments(server):
+    """/forward with every parameter left to its default: a seed's sprites noised from t = 0 to 500."""
+    job = client(server).submit(api_name="/forward")
+    outs = [o for o in job if isinstance(o[0], dict) and "left" in o[0]]
+    statuses = [o[1] for o in outs]
+    assert statuses[0].startswith("t = 0 ·") and statuses[-1].startswith("t = 500 ·") and "done" in statuses[-1]
+    ts = [int(s.split()[2]) for s in statuses]
+    assert ts == sorted(ts) and len(ts) >= 3
+    clean, noised = arms({**outs[0][0], "right": outs[0][0]["left"]})[0], arms({**outs[-1][0], "right": outs[-1][0]["left"]})[0]
+    assert clean.shape == noised.shape == (4 * 17 + 1, 4 * 17 + 1, 3)  # 16 sprites
+    assert outs[0][0]["right"] is None  # no run of this session to set beside it
+    assert np.abs(clean.astype(int) - noised.astype(int)).mean() > 30  # sprites turned to noise
