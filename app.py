@@ -8,29 +8,9 @@ import sys
 
 import gradio as gr
 
-from demo import (
-    ANY_CLASS,
-    DEFAULT_GUIDANCE,
-    FORWARD_SOURCES,
-    MAX_GUIDANCE,
-    MAX_NOISE_SCALE,
-    MAX_SEED,
-    MAX_SPRITES,
-    MIXED,
-    SAMPLERS,
-    VIEWS,
-    CheckpointError,
-    T,
-    compare,
-    default_steps,
-    denoise,
-    final_frame,
-    first_schedule_image,
-    forward,
-    model,
-    random_seed,
-    show_frame,
-)
+from demo import (ANY_CLASS, DDIM_STEPS, DEFAULT_GUIDANCE, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIXED,
+                  SAMPLERS, T, VIEWS, CheckpointError, compare, default_steps, denoise, final_frame, first_schedule_image, forward, model,
+                  race, random_seed, show_frame)
 
 # Both arms in one HTML element, each frame's grids inline as tiny PNG data URLs (16 px a sprite), which
 # the browser scales up without blurring. Before the first run both halves are empty boxes; a run
@@ -91,6 +71,10 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
             with gr.Row():
                 source = gr.Radio(list(FORWARD_SOURCES), value=FORWARD_SOURCES[0], label="forward process of the sprites of")
                 forward_btn = gr.Button("Forward process: noise them, t = 0 … 500")
+            with gr.Row():
+                race_ddpm = gr.Slider(1, T, value=T, step=1, label="race: DDPM steps")
+                race_ddim = gr.Slider(1, T, value=DDIM_STEPS, step=1, label="race: DDIM steps")
+                race_btn = gr.Button("Race DDPM against DDIM from the same noise")
             compare_t = gr.Slider(0, T, value=T, step=1, label="the forward process beside the run at t", visible=False)
             # A picture, not gr.LinePlot: re-sending a plot's data each frame made the server grow ~1 MB a run.
             plot = gr.Image(first_schedule_image(), format="png", label="schedule (the orange line is the current t)",
@@ -106,7 +90,9 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     stop_btn.click(None, cancels=[run_event])
     forward_event = forward_btn.click(forward, [seed, n, source, view, sprite, frames], [stage, status, plot, forward_shown, compare_t],
                                       api_name="forward", show_progress="hidden")
-    stop_btn.click(None, cancels=[forward_event])
+    race_event = race_btn.click(race, [seed, n, race_ddpm, race_ddim, view, sprite], [stage, status], api_name="race",
+                                show_progress="hidden")
+    stop_btn.click(None, cancels=[forward_event, race_event])
     compare_t.input(compare, [compare_t, forward_shown, frames, view, sprite], [stage, status, plot], api_visibility="private")
     dice.click(random_seed, outputs=seed, api_visibility="private")
     sampler.change(default_steps, sampler, steps, api_visibility="private")

@@ -16,7 +16,7 @@ from ddpm.sampler import DDIM_STEPS
 from .export import frame_image, save_run
 from .forward import forward_frames
 from .request import ALL_SPRITES, MAX_SEED, VIEWS, parse_request, parse_view
-from .runner import DemoModel, Frame, load_demo_model, on_sampler_thread, run
+from .runner import DemoModel, Frame, load_demo_model, on_sampler_thread, race_frames, run, stream
 from .schedule_plot import schedule_image
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
@@ -132,6 +132,22 @@ def final_frame(*args) -> tuple:
     for last in run(served.fast, parse_request(*args, classes=served.classes)):
         pass
     return render(last, 0, None), last.status
+
+
+def race(seed: float = 0, n: float = 16, ddpm_steps: float = Schedule.T, ddim_steps: float = DDIM_STEPS,
+         view: str = VIEWS[0], sprite: str = ALL_SPRITES):
+    """Stream DDPM against DDIM from the same x_T, each arm with the time of its own steps; the race ends with both grids and times."""
+    served = model()
+    try:
+        req = parse_request("DDPM", ddpm_steps, seed, n, None, True, 1.0, False, classes=served.classes)
+        fast = parse_request("DDIM", ddim_steps, seed, n, None, True, 1.0, False, classes=served.classes)
+        v, s = parse_view(view, sprite)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    for frame in stream(lambda stop: race_frames(served.fast, req.seed, req.n, req.steps, fast.steps, fps=FPS, stop=stop)):
+        stage = render(frame, v, s)
+        stage["captions"] = [f"DDPM, {req.steps} steps: {frame.seconds[0]:.1f} s", f"DDIM, {fast.steps} steps: {frame.seconds[1]:.1f} s"]
+        yield stage, frame.status
 
 
 def random_seed() -> int:

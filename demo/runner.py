@@ -108,8 +108,60 @@ def frames(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[
             yield Frame(int(timesteps[req.steps - done]), done, req.steps, now - start, _views(step.x, step.eps, step.x0, req.n, arms))
 
 
+@dataclass(frozen=True)
+class RaceFrame(Frame):
+    """A frame of DDPM against DDIM: arms (DDPM, DDIM), each with its own steps done and seconds of its own steps."""
+
+    steps_done: tuple[int, int] = (0, 0)
+    totals: tuple[int, int] = (0, 0)
+    seconds: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def status(self) -> str:
+        """Each sampler's progress and time."""
+        arms = [f"{name}: step {d}/{n} · {s:.1f} s" for name, d, n, s in zip(("DDPM", "DDIM"), self.steps_done, self.totals, self.seconds)]
+        return " · ".join(arms) + (" · both done" if self.steps_done == self.totals else "")
+
+
+def race_frames(model: Callable, seed: int, n: int, ddpm_steps: int, ddim_steps: int, *, fps: float = 25.0,
+                clock: Callable[[], float] = time.perf_counter, stop: threading.Event | None = None) -> Iterator[RaceFrame]:
+    """DDPM and DDIM from the same x_T, a step of each in turn on this thread; each arm is timed over its own steps."""
+    x_T, gens = seeded_noise(seed, n)
+    walks = [sampler("ddpm", model, x_T, steps=ddpm_steps, generator=gens), sampler("ddim", model, x_T, steps=ddim_steps)]
+    totals = (ddpm_steps, ddim_steps)
+    blank = torch.zeros_like(x_T)
+    views = [_views(x_T, blank, blank, n, 1)[0]] * 2
+    done, seconds = [0, 0], [0.0, 0.0]
+    timesteps = Schedule().respace(ddpm_steps).t_model  # x_t's timestep on the DDPM arm after each step
+    yield RaceFrame(Schedule.T, 0, ddpm_steps, 0.0, tuple(views), (0, 0), totals, (0.0, 0.0))
+    start = last_shown = clock()
+    while done != list(totals):
+        finished = False
+        for arm in (0, 1):
+            if done[arm] == totals[arm]:
+                continue
+            if stop is not None and stop.is_set():
+                return
+            began = clock()
+            step = next(walks[arm])
+            seconds[arm] += clock() - began
+            done[arm] += 1
+            views[arm] = _views(step.x, step.eps, step.x0, n, 1)[0]
+            finished |= done[arm] == totals[arm]
+        now = clock()
+        if finished or now - last_shown >= 1 / fps:
+            last_shown = now
+            t = int(timesteps[ddpm_steps - done[0]])
+            yield RaceFrame(t, done[0], ddpm_steps, now - start, tuple(views), tuple(done), totals, tuple(seconds))
+
+
 def run(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[[], float] = time.perf_counter) -> Iterator[Frame]:
-    """Sample for `req` on the sampling thread; yield the newest frame whenever the caller is ready.
+    """Sample for `req` on the sampling thread; yield the newest frame whenever the caller is ready (see `stream`)."""
+    return stream(lambda stop: frames(model, req, fps=fps, clock=clock, stop=stop))
+
+
+def stream(produce: Callable[[threading.Event], Iterator[Frame]]) -> Iterator[Frame]:
+    """Run a frame producer on the sampling thread; yield the newest frame whenever the caller is ready.
 
     The sampler never waits for a slow consumer (a browser, a network): frames the consumer
     had no time for are skipped, the first (x_T) and the last are always delivered. Closing
@@ -120,9 +172,9 @@ def run(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[[],
     state: dict = {"finished": False, "error": None}
     stop = threading.Event()
 
-    def produce() -> None:
+    def work() -> None:
         try:
-            for frame in frames(model, req, fps=fps, clock=clock, stop=stop):
+            for frame in produce(stop):
                 with cond:
                     # Keep the first frame (x_T) if it was not taken yet; otherwise only the newest.
                     if not (slot and slot[0].done == 0):
@@ -137,7 +189,7 @@ def run(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[[],
                 state["finished"] = True
                 cond.notify()
 
-    worker = _SAMPLER.submit(produce)
+    worker = _SAMPLER.submit(work)
     try:
         while True:
             with cond:

@@ -133,3 +133,12 @@ def test_forward_process_streams_with_no_arguments(server):
     assert clean.shape == noised.shape == (4 * 17 + 1, 4 * 17 + 1, 3)  # 16 sprites
     assert outs[0][0]["right"] is None  # no run of this session to set beside it
     assert np.abs(clean.astype(int) - noised.astype(int)).mean() > 30  # sprites turned to noise
+
+
+def test_race_streams_both_samplers_with_their_times(server):
+    job = client(server).submit(3, 4, 20, 5, api_name="/race")  # seed, sprites, DDPM steps, DDIM steps
+    outs = [o for o in job if isinstance(o[0], dict) and "left" in o[0]]
+    first, last = outs[0], outs[-1]
+    assert np.array_equal(*arms(first[0]))  # the same x_T
+    assert "DDPM: step 20/20" in last[1] and "DDIM: step 5/5" in last[1] and "both done" in last[1]
+    assert last[0]["captions"][0].startswith("DDPM, 20 steps: ") and last[0]["captions"][1].startswith("DDIM, 5 steps: ")

@@ -153,3 +153,19 @@ def test_saved_animation_has_the_thinned_frames(tiny_model, tmp_path):
 def test_status_line_arithmetic(done, total, elapsed, expected):
     t = int(expected.split()[2])
     assert Frame(t, done, total, elapsed, ()).status == expected
+
+
+def test_the_race_starts_both_samplers_from_the_same_noise_and_ends_with_both(tiny_model):
+    from demo.runner import race_frames
+
+    out = list(race_frames(tiny_model, 3, 2, 20, 5, fps=1e9))
+    assert np.array_equal(out[0].arms[0][0], out[0].arms[1][0])  # the same x_T on both sides
+    assert out[0].steps_done == (0, 0) and out[-1].steps_done == (20, 5) and out[-1].totals == (20, 5)
+    assert "both done" in out[-1].status and all(s > 0 for s in out[-1].seconds)
+    assert [f.steps_done[1] for f in out[:7]] == [0, 1, 2, 3, 4, 5, 5]  # a step of each in turn, DDIM done first
+    # Each arm ends where its sampler alone ends.
+    from ddpm import sample, sampler, seeded_noise
+    from ddpm.data import to_uint8
+    x_T, gens = seeded_noise(3, 2)
+    assert np.array_equal(out[-1].arms[0][0], to_uint8(sample(sampler("ddpm", tiny_model, x_T, steps=20, generator=gens))))
+    assert np.array_equal(out[-1].arms[1][0], to_uint8(sample(sampler("ddim", tiny_model, x_T, steps=5))))
