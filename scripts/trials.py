@@ -6,6 +6,7 @@ of sprites; the score is the Sprite-FID of 1,000 DDIM-25 samples of seed 0 (the 
 the results file, a cut-off one resumes from its state.
 
     python scripts/trials.py --steps 1000 --out runs/trials [--only baseline min-snr-5]
+    python scripts/trials.py --out runs/trials --rescore 1 2 --only baseline    # the score's spread over sample seeds
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def main() -> None:
     p.add_argument("--out", default="runs/trials")
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--only", nargs="*", default=list(TRIALS), choices=list(TRIALS))
+    p.add_argument("--rescore", nargs="*", type=int, default=[],
+                   help="score finished trials again with these sample seeds (into rescore.json) instead of training")
     a = p.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -51,6 +54,16 @@ def main() -> None:
     data = load_sprites(a.data)
     net = load_or_train_feature_net(DEFAULT_FEATURE_NET, data)
     real = features(net, data.images)
+    if a.rescore:  # a file of its own: a trial run in progress rewrites results.json
+        rescore_path = out / "rescore.json"
+        scores = json.loads(rescore_path.read_text()) if rescore_path.is_file() else {}
+        for name in a.only:
+            for seed in a.rescore:
+                imgs = draw(TorchEngine(load_model(out / f"{name}.safetensors", device="cpu")), "ddim", 1000, seed)
+                scores.setdefault(name, {})[str(seed)] = frechet_distance(features(net, imgs), real)
+                print(f"{name}, sample seed {seed}: FID {scores[name][str(seed)]:.2f}", flush=True)
+                rescore_path.write_text(json.dumps(scores, indent=2) + "\n")
+        return
     for name in a.only:
         if name in results:
             print(f"{name}: done before, FID {results[name]['fid_ddim25']:.2f}")
