@@ -8,9 +8,9 @@ import sys
 
 import gradio as gr
 
-from demo import (ANY_CLASS, DDIM_STEPS, DEFAULT_GUIDANCE, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIXED,
-                  SAMPLERS, T, VIEWS, CheckpointError, compare, default_steps, denoise, final_frame, first_schedule_image, forward, model,
-                  race, random_seed, show_frame)
+from demo import (ANY_CLASS, DDIM_STEPS, DEFAULT_GUIDANCE, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIX,
+                  MIXED, SAMPLERS, T, VIEWS, CheckpointError, compare, default_steps, denoise, final_frame, first_schedule_image, forward,
+                  model, race, random_seed, show_frame)
 
 # Both arms in one HTML element, each frame's grids inline as tiny PNG data URLs (16 px a sprite), which
 # the browser scales up without blurring. Before the first run both halves are empty boxes; a run
@@ -51,10 +51,12 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
                 seed = gr.Slider(0, MAX_SEED, value=0, step=1, label="seed", scale=4)
                 dice = gr.Button("random seed", scale=1, min_width=60)
             n = gr.Slider(1, MAX_SPRITES, value=16, step=1, label="sprites")
-            class_name = gr.Dropdown([(f"{ANY_CLASS} (unconditional)", ANY_CLASS), (f"{MIXED} (each class in turn)", MIXED), *CLASSES],
+            class_name = gr.Dropdown([(f"{ANY_CLASS} (unconditional)", ANY_CLASS), (f"{MIXED} (each class in turn)", MIXED),
+                                      (f"{MIX} (the weights below)", MIX), *CLASSES],
                                      value=ANY_CLASS, label="class")
             guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5,
                                  label="class guidance w (classifier-free; with a class only, twice the work)")
+            mix = gr.Textbox("hero 1, food 0.6", label="mix: a weight per class (with class = mix), as in the course's lesson 3")
             add_noise = gr.Checkbox(value=True, label="add noise back (s3·z)")
             noise_scale = gr.Slider(0, MAX_NOISE_SCALE, value=1, step=0.05, label="extra-noise scale λ (multiplies s3·z)")
             side_by_side = gr.Checkbox(value=True, label="side by side with z = 0 (DDPM)")
@@ -83,8 +85,8 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     frames = gr.State(None)
     forward_shown = gr.State(None)
 
-    # guidance last, so that API calls written before it existed still work (it has a default).
-    inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance]
+    # guidance and mix last, so that API calls written before them still work (they have defaults).
+    inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance, mix]
     outputs = [stage, status, plot, scrub, frames, files]
     run_event = run_btn.click(denoise, inputs, outputs, api_name="denoise", show_progress="hidden")
     stop_btn.click(None, cancels=[run_event])

@@ -2,7 +2,8 @@
 (Ho & Salimans 2022) for sharper classes from the same model."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -24,6 +25,19 @@ def class_context(name: str | None, n: int, classes: Sequence[str]) -> Tensor | 
     else:
         raise ValueError(f"class must be one of {', '.join((MIXED, *classes))} or None, got {name!r}")
     return torch.nn.functional.one_hot(labels, len(classes)).float()
+
+
+def mix_context(weights: Mapping[str, float], n: int, classes: Sequence[str]) -> Tensor:
+    """Contexts (n, len(classes)) that ask for several classes at once, each by its weight (the course's lesson 3 mixes).
+
+    {"hero": 1, "food": 0.6} gives every sprite the context [1, 0, 0.6, 0, 0]; one class at weight 1 is that class."""
+    unknown = [name for name in weights if name not in classes]
+    if unknown:
+        raise ValueError(f"mix classes must be among {', '.join(classes)}, got {', '.join(map(repr, unknown))}")
+    if not weights or any(not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0) for w in weights.values()):
+        raise ValueError(f"mix weights must be finite numbers ≥ 0, at least one of them, got {dict(weights)!r}")
+    row = torch.tensor([float(weights.get(name, 0.0)) for name in classes])
+    return row.repeat(n, 1)
 
 
 class Guided:

@@ -93,11 +93,11 @@ def compare(t: int, forward_shown: list[Frame] | None, frames: list[Frame] | Non
 
 
 def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
-            side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULT_GUIDANCE):
+            side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULT_GUIDANCE, mix: str = ""):
     """Stream a run: both arms, status line and schedule marker per frame; then scrubbing and downloads."""
     served = model()
     try:
-        req = parse_request(sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, guidance,
+        req = parse_request(sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, guidance, mix,
                             classes=served.classes)
         v, s = parse_view(view, sprite)
     except ValueError as e:

@@ -17,6 +17,7 @@ MAX_GUIDANCE = 10.0
 MAX_NOISE_SCALE = 2.0
 VIEWS = ("x_t", "predicted noise ε̂", "predicted x̂0")
 ANY_CLASS = "any"
+MIX = "mix"  # several classes at once, by the weights in the request's mix (the course's lesson 3)
 ALL_SPRITES = "all"
 SAMPLERS = ("DDPM", "DDIM")
 
@@ -34,6 +35,7 @@ class Request:
     side_by_side: bool  # also run the z = 0 arm from the same x_T (DDPM only)
     guidance: float  # classifier-free guidance weight w, used when a class is chosen
     classes: tuple[str, ...] = CLASSES  # the model's classes, in the order of its context vector
+    mix: tuple[tuple[str, float], ...] = ()  # (class, weight) pairs when class_name is MIX
 
     @property
     def kind(self) -> str:
@@ -55,8 +57,28 @@ def _number_in(name: str, value: object, lo: float, hi: float) -> float:
     return float(value)
 
 
+def parse_mix(text: object, classes: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    """'hero 1, food 0.6' (or hero=1, food:0.6) as (class, weight) pairs, or ValueError."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("a mix needs weights, such as 'hero 1, food 0.6'")
+    pairs = []
+    for item in text.split(","):
+        parts = item.replace("=", " ").replace(":", " ").split()
+        try:
+            name, weight = parts[0], float(parts[1]) if len(parts) == 2 else None
+        except (IndexError, ValueError):
+            weight = None
+        if weight is None or name not in classes or not 0 <= weight <= MAX_GUIDANCE:
+            raise ValueError(f"each part of a mix is a class of {', '.join(classes)} and a weight from 0 to {MAX_GUIDANCE:g}, "
+                             f"got {item.strip()!r}")
+        pairs.append((name, weight))
+    if not any(w > 0 for _, w in pairs):
+        raise ValueError("a mix needs at least one weight above 0")
+    return tuple(pairs)
+
+
 def parse_request(sampler: str, steps: object, seed: object, n: object, class_name: str | None, add_noise: object,
-                  noise_scale: object, side_by_side: object, guidance: object = DEFAULT_GUIDANCE, *,
+                  noise_scale: object, side_by_side: object, guidance: object = DEFAULT_GUIDANCE, mix: object = "", *,
                   classes: Sequence[str] = CLASSES) -> Request:
     """Check raw inputs and return a Request, or raise ValueError saying what is wrong."""
     if sampler not in SAMPLERS:
@@ -67,15 +89,16 @@ def parse_request(sampler: str, steps: object, seed: object, n: object, class_na
     n = _int_in("number of sprites", n, 1, MAX_SPRITES)
     if class_name in (None, "", ANY_CLASS):
         class_name = None
-    elif class_name not in (MIXED, *classes):
-        raise ValueError(f"class must be one of {', '.join((ANY_CLASS, MIXED, *classes))}, got {class_name!r}")
+    elif class_name not in (MIXED, MIX, *classes):
+        raise ValueError(f"class must be one of {', '.join((ANY_CLASS, MIXED, MIX, *classes))}, got {class_name!r}")
     for name, flag in (("add noise back", add_noise), ("side by side", side_by_side)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be true or false, got {flag!r}")
     noise_scale = _number_in("noise scale λ", noise_scale, 0, MAX_NOISE_SCALE)
     guidance = _number_in("class guidance w", guidance, 0, MAX_GUIDANCE)
+    pairs = parse_mix(mix, classes) if class_name == MIX else ()
     return Request(ddim, steps, seed, n, class_name, noise_scale if add_noise else 0.0, side_by_side and not ddim, guidance,
-                   tuple(classes))
+                   tuple(classes), pairs)
 
 
 def parse_view(view: object, sprite: object) -> tuple[int, int | None]:

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 
 from ddpm import Guided, Schedule, class_context, fast_model, read_classes, sampler, seeded_noise
+from ddpm.guidance import mix_context
 from ddpm.checkpoint import SMALL_WEIGHTS
 from ddpm.data import to_uint8
 from ddpm.engine import Engine
 
-from .request import Request
+from .request import MIX, Request
 
 # One long-lived thread does all of the server's torch work: its thread pools and the allocator's
 # arenas are made once, not per run (a thread per run let the server's memory creep up by about
@@ -90,7 +91,7 @@ def frames(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[
     """Sample for `req` in this thread: the first frame (x_T), at most `fps` frames a second, and the last."""
     x_T, gens = seeded_noise(req.seed, req.n)
     arms = 2 if req.side_by_side else 1
-    c = class_context(req.class_name, req.n, req.classes)
+    c = mix_context(dict(req.mix), req.n, req.classes) if req.class_name == MIX else class_context(req.class_name, req.n, req.classes)
     steps = sampler(req.kind, Guided(model, req.guidance), x_T, steps=req.steps, noise_scale=req.noise_scale,
                     generator=gens, context=c, side_by_side=req.side_by_side)
     timesteps = Schedule().respace(req.steps).t_model  # x_t's timestep after each step, for DDPM and DDIM alike

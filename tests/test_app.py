@@ -69,6 +69,7 @@ def test_stop_ends_the_computation(server):
     ({"class_name": "dragon"}, "dragon is not in the list of choices"), ({"steps": "many"}, "Expected a `float`"),
     ({"guidance": -1.0}, "less than minimum value 0"), ({"view": "pixels"}, "'pixels' (type: <class 'str'>) is not in the list"),
     ({"steps": 2.5}, "steps must be a whole number from 1 to 500, got 2.5"),
+    ({"class_name": "mix", "guidance": 4.0, "mix": "dragon 1"}, "each part of a mix is a class of hero"),
 ])
 def test_bad_input_is_rejected_and_the_server_stays_up(server, bad, words):
     c = client(server)
@@ -82,6 +83,7 @@ def test_a_class_with_guidance_and_the_api_without_it(server):
     c = client(server)
     assert "done" in c.predict(*denoise_args(steps=4, class_name="food", guidance=6.0), api_name="/denoise")[1]
     assert "done" in c.predict(*denoise_args(steps=4, class_name="food"), api_name="/denoise")[1]
+    assert "done" in c.predict(*denoise_args(steps=4, class_name="mix", guidance=4.0, mix="hero 1, food 0.6"), api_name="/denoise")[1]
 
 
 def test_concurrent_clients_all_finish(server):

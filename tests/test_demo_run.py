@@ -169,3 +169,18 @@ def test_the_race_starts_both_samplers_from_the_same_noise_and_ends_with_both(ti
     x_T, gens = seeded_noise(3, 2)
     assert np.array_equal(out[-1].arms[0][0], to_uint8(sample(sampler("ddpm", tiny_model, x_T, steps=20, generator=gens))))
     assert np.array_equal(out[-1].arms[1][0], to_uint8(sample(sampler("ddim", tiny_model, x_T, steps=5))))
+
+
+def test_a_mix_of_one_class_draws_what_that_class_draws(tiny_model):
+    from demo.request import MIX
+
+    def last(class_name, mix=""):
+        req = parse_request("DDPM", 4, 0, 2, class_name, True, 1.0, False, 3.0, mix)
+        return list(frames(tiny_model, req, fps=1e9))[-1].arms[0][0]
+
+    assert np.array_equal(last(MIX, "food 1"), last("food"))
+    assert not np.array_equal(last(MIX, "hero 1, food 0.6"), last("hero"))
+    assert parse_request("DDPM", 4, 0, 2, MIX, True, 1.0, False, 3.0, "hero=1, food:0.6").mix == (("hero", 1.0), ("food", 0.6))
+    for bad in ("", "dragon 1", "hero", "hero -1", "hero 0"):
+        with pytest.raises(ValueError, match="mix"):
+            parse_request("DDPM", 4, 0, 2, MIX, True, 1.0, False, 3.0, bad)

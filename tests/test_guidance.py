@@ -4,7 +4,7 @@ import torch
 
 from ddpm import Schedule, sample, sample_ddpm, seeded_noise
 from ddpm.data import CLASSES
-from ddpm.guidance import MIXED, Guided, class_context
+from ddpm.guidance import MIXED, Guided, class_context, mix_context
 
 
 def test_guided_is_the_weighted_difference_of_two_calls(tiny_model):
@@ -45,3 +45,12 @@ def test_class_context_one_hot_per_sprite():
     with pytest.raises(ValueError, match="class must be one of"):
         class_context("dragon", 2, CLASSES)
     assert class_context(MIXED, 3, ("block", "bar")).argmax(1).tolist() == [0, 1, 0]  # any data set's classes
+
+
+def test_a_mix_of_one_class_at_weight_one_is_that_class():
+    assert torch.equal(mix_context({"food": 1}, 3, CLASSES), class_context("food", 3, CLASSES))
+    mixed = mix_context({"hero": 1, "food": 0.6}, 2, CLASSES)
+    torch.testing.assert_close(mixed, torch.tensor([[1, 0, 0.6, 0, 0]] * 2))  # the course's mix of lesson 3, as written there
+    for bad, words in [({"dragon": 1}, "among"), ({"hero": -1}, "≥ 0"), ({"hero": float("nan")}, "finite"), ({}, "at least one")]:
+        with pytest.raises(ValueError, match=words):
+            mix_context(bad, 2, CLASSES)
