@@ -8,9 +8,9 @@ import sys
 
 import gradio as gr
 
-from demo import (ANY_CLASS, DDIM_STEPS, DEFAULT_GUIDANCE, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIX,
-                  MIXED, SAMPLERS, T, VIEWS, CheckpointError, compare, default_steps, denoise, final_frame, first_schedule_image, forward,
-                  model, race, random_seed, show_frame)
+from demo import (ANY_CLASS, DDIM_STEPS, DEFAULT_GUIDANCE, FORWARD_SOURCES, I18N, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES,
+                  MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError, compare, default_steps, denoise, final_frame, first_schedule_image,
+                  forward, model, race, random_seed, show_frame)
 
 # Both arms in one HTML element, each frame's grids inline as tiny PNG data URLs (16 px a sprite), which
 # the browser scales up without blurring. Before the first run both halves are empty boxes; a run
@@ -37,51 +37,46 @@ except CheckpointError as e:
     sys.exit(f"cannot start the demo: {e}")
 
 with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) as demo:
-    gr.Markdown(
-        "# How a diffusion model samples\n"
-        "A U-Net predicts the noise ε̂ in a noisy sprite; each step removes it and **adds back a little fresh noise**: "
-        "x<sub>t−1</sub> = s1·(x<sub>t</sub> − s2·ε̂) + s3·z, for t = 500 … 1 (DDPM; *How Diffusion Models Work*, lesson 1). "
-        "On the right the same start without the fresh noise (z = 0): watch it collapse into blobs."
-    )
+    gr.Markdown(I18N("intro"))
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
-            sampler = gr.Radio(list(SAMPLERS), value="DDPM", label="sampler")
-            steps = gr.Slider(1, T, value=T, step=1, label="denoising steps (fewer = respaced)")
+            sampler = gr.Radio(list(SAMPLERS), value="DDPM", label=I18N("sampler"))
+            steps = gr.Slider(1, T, value=T, step=1, label=I18N("steps"))
             with gr.Row():
-                seed = gr.Slider(0, MAX_SEED, value=0, step=1, label="seed", scale=4)
-                dice = gr.Button("random seed", scale=1, min_width=60)
-            n = gr.Slider(1, MAX_SPRITES, value=16, step=1, label="sprites")
+                seed = gr.Slider(0, MAX_SEED, value=0, step=1, label=I18N("seed"), scale=4)
+                dice = gr.Button(I18N("dice"), scale=1, min_width=60)
+            n = gr.Slider(1, MAX_SPRITES, value=16, step=1, label=I18N("sprites"))
             class_name = gr.Dropdown([(f"{ANY_CLASS} (unconditional)", ANY_CLASS), (f"{MIXED} (each class in turn)", MIXED),
                                       (f"{MIX} (the weights below)", MIX), *CLASSES],
-                                     value=ANY_CLASS, label="class")
+                                     value=ANY_CLASS, label=I18N("class"))
             guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5,
-                                 label="class guidance w (classifier-free; with a class only, twice the work)")
-            mix = gr.Textbox("hero 1, food 0.6", label="mix: a weight per class (with class = mix), as in the course's lesson 3")
-            add_noise = gr.Checkbox(value=True, label="add noise back (s3·z)")
-            noise_scale = gr.Slider(0, MAX_NOISE_SCALE, value=1, step=0.05, label="extra-noise scale λ (multiplies s3·z)")
-            side_by_side = gr.Checkbox(value=True, label="side by side with z = 0 (DDPM)")
+                                 label=I18N("guidance"))
+            mix = gr.Textbox("hero 1, food 0.6", label=I18N("mix"))
+            add_noise = gr.Checkbox(value=True, label=I18N("add_noise"))
+            noise_scale = gr.Slider(0, MAX_NOISE_SCALE, value=1, step=0.05, label=I18N("noise_scale"))
+            side_by_side = gr.Checkbox(value=True, label=I18N("side_by_side"))
             with gr.Row():
-                run_btn = gr.Button("Run", variant="primary")
-                stop_btn = gr.Button("Stop", variant="stop")
+                run_btn = gr.Button(I18N("run"), variant="primary")
+                stop_btn = gr.Button(I18N("stop"), variant="stop")
         with gr.Column(scale=2):
             stage = gr.HTML(None, html_template=STAGE_HTML, css_template=STAGE_CSS, js_on_load=None, elem_id="stage")
-            status = gr.Markdown("Press **Run**.")
+            status = gr.Markdown(I18N("press_run"))
             with gr.Row():
-                view = gr.Radio(list(VIEWS), value=VIEWS[0], label="show")
-                sprite = gr.Dropdown(["all", *map(str, range(1, MAX_SPRITES + 1))], value="all", label="sprite")
-            scrub = gr.Slider(0, 1, value=0, step=1, label="scrub through the run", visible=False)
+                view = gr.Radio(list(VIEWS), value=VIEWS[0], label=I18N("show"))
+                sprite = gr.Dropdown(["all", *map(str, range(1, MAX_SPRITES + 1))], value="all", label=I18N("sprite"))
+            scrub = gr.Slider(0, 1, value=0, step=1, label=I18N("scrub"), visible=False)
             with gr.Row():
-                source = gr.Radio(list(FORWARD_SOURCES), value=FORWARD_SOURCES[0], label="forward process of the sprites of")
-                forward_btn = gr.Button("Forward process: noise them, t = 0 … 500")
+                source = gr.Radio(list(FORWARD_SOURCES), value=FORWARD_SOURCES[0], label=I18N("forward_source"))
+                forward_btn = gr.Button(I18N("forward"))
             with gr.Row():
-                race_ddpm = gr.Slider(1, T, value=T, step=1, label="race: DDPM steps")
-                race_ddim = gr.Slider(1, T, value=DDIM_STEPS, step=1, label="race: DDIM steps")
-                race_btn = gr.Button("Race DDPM against DDIM from the same noise")
-            compare_t = gr.Slider(0, T, value=T, step=1, label="the forward process beside the run at t", visible=False)
+                race_ddpm = gr.Slider(1, T, value=T, step=1, label=I18N("race_ddpm"))
+                race_ddim = gr.Slider(1, T, value=DDIM_STEPS, step=1, label=I18N("race_ddim"))
+                race_btn = gr.Button(I18N("race"))
+            compare_t = gr.Slider(0, T, value=T, step=1, label=I18N("compare"), visible=False)
             # A picture, not gr.LinePlot: re-sending a plot's data each frame made the server grow ~1 MB a run.
-            plot = gr.Image(first_schedule_image(), format="png", label="schedule (the orange line is the current t)",
+            plot = gr.Image(first_schedule_image(), format="png", label=I18N("plot"),
                             interactive=False, buttons=["download"])
-            files = gr.File(label="downloads: GIF, MP4, final grid", file_count="multiple", interactive=False)
+            files = gr.File(label=I18N("files"), file_count="multiple", interactive=False)
     frames = gr.State(None)
     forward_shown = gr.State(None)
 
@@ -107,4 +102,4 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     )
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=1, max_size=32).launch(show_error=True)  # errors say what was wrong
+    demo.queue(default_concurrency_limit=1, max_size=32).launch(show_error=True, i18n=I18N)  # errors say what was wrong

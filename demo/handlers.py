@@ -15,6 +15,7 @@ from ddpm.sampler import DDIM_STEPS
 
 from .export import frame_image, save_run
 from .forward import forward_frames
+from .i18n import language, line
 from .request import ALL_SPRITES, MAX_SEED, VIEWS, parse_request, parse_view
 from .runner import DemoModel, Frame, load_demo_model, on_sampler_thread, race_frames, run, stream
 from .schedule_plot import schedule_image
@@ -52,35 +53,36 @@ FORWARD_SOURCES = ("last run", "seed")
 
 
 def forward(seed: float = 0, n: float = 16, source: str = FORWARD_SOURCES[0], view: str = VIEWS[0], sprite: str = ALL_SPRITES,
-            frames: list[Frame] | None = None):
+            frames: list[Frame] | None = None, request: gr.Request = None):
     """Stream the forward process q(x_t | x0), t = 0 … 500, of the last run's final sprites or of a seed's, beside the run at the same t."""
+    lang = language(request)
     try:
         req = parse_request("DDIM", 25, seed, n, None, True, 1.0, False, classes=model().classes)
         v, s = parse_view(view, sprite)
         if source not in FORWARD_SOURCES:
             raise ValueError(f"sprites must come from one of {', '.join(FORWARD_SOURCES)}, got {source!r}")
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(line(lang, "error", message=e)) from None
     if source == "last run" and frames:
-        sprites, origin = frames[-1].arms[0][0], "the last run's final sprites"
+        sprites, origin = frames[-1].arms[0][0], line(lang, "origin_run")
     else:  # a seed's sprites, drawn quickly: DDIM in 25 steps, unconditional
         frames = None
         last = None
         for last in run(model().fast, req, fps=1e-9):
             pass
-        sprites, origin = last.arms[0][0], f"seed {req.seed}'s sprites (DDIM, 25 steps)"
+        sprites, origin = last.arms[0][0], line(lang, "origin_seed", seed=req.seed)
     shown: list[Frame] = []
     for frame in forward_frames(sprites, req.seed, fps=FPS):
         shown.append(frame)
         stage = render(frame, v, s)
         stage["right"] = render(nearest(frames, frame.t), v, s)["left"] if frames else None
-        stage["captions"] = ["forward process q(x_t | x0)", "the run at the same t" if frames else ""]
-        tail = "done" if frame.done == frame.total else "noising"
-        yield stage, f"t = {frame.t} · forward process of {origin} · {tail}", schedule_image(frame.t), shown, gr.skip()
+        stage["captions"] = [line(lang, "forward_caption"), line(lang, "beside_caption") if frames else ""]
+        tail = line(lang, "done" if frame.done == frame.total else "noising")
+        yield stage, line(lang, "forward", t=frame.t, origin=origin, tail=tail), schedule_image(frame.t), shown, gr.skip()
     yield gr.skip(), gr.skip(), gr.skip(), shown, gr.Slider(visible=True, interactive=True, value=Schedule.T)
 
 
-def compare(t: int, forward_shown: list[Frame] | None, frames: list[Frame] | None, view: str, sprite: str):
+def compare(t: int, forward_shown: list[Frame] | None, frames: list[Frame] | None, view: str, sprite: str, request: gr.Request = None):
     """The forward process at t beside the run at the same t, from stored frames (the compare slider)."""
     if not forward_shown:
         return gr.skip(), gr.skip(), gr.skip()
@@ -88,20 +90,22 @@ def compare(t: int, forward_shown: list[Frame] | None, frames: list[Frame] | Non
     ahead = nearest(forward_shown, int(t))
     stage = render(ahead, v, s)
     stage["right"] = render(nearest(frames, ahead.t), v, s)["left"] if frames else None
-    stage["captions"] = ["forward process q(x_t | x0)", "the run at the same t" if frames else ""]
-    return stage, f"t = {ahead.t} · the forward process beside the run", schedule_image(ahead.t)
+    lang = language(request)
+    stage["captions"] = [line(lang, "forward_caption"), line(lang, "beside_caption") if frames else ""]
+    return stage, line(lang, "compare", t=ahead.t), schedule_image(ahead.t)
 
 
 def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
-            side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULT_GUIDANCE, mix: str = ""):
+            side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULT_GUIDANCE, mix: str = "",
+            request: gr.Request = None):
     """Stream a run: both arms, status line and schedule marker per frame; then scrubbing and downloads."""
-    served = model()
+    served, lang = model(), language(request)
     try:
         req = parse_request(sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, guidance, mix,
                             classes=served.classes)
         v, s = parse_view(view, sprite)
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(line(lang, "error", message=e)) from None
     frames: list[Frame] = []
     plotted = -PLOT_EVERY
     for frame in run(served.fast, req, fps=FPS):
@@ -109,20 +113,21 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
         plot = gr.skip()
         if frame.elapsed - plotted >= PLOT_EVERY or frame.done == frame.total:
             plot, plotted = schedule_image(frame.t), frame.elapsed
-        yield render(frame, v, s), frame.status, plot, gr.skip(), gr.skip(), gr.skip()
+        yield render(frame, v, s), frame.status_in(lang), plot, gr.skip(), gr.skip(), gr.skip()
     scrub = gr.Slider(minimum=0, maximum=len(frames) - 1, value=len(frames) - 1, step=1, visible=True, interactive=True)
     # Gradio copies the files into its own cache (cleaned by delete_cache), so ours can go at once.
     with tempfile.TemporaryDirectory(prefix="ddpm-run-") as folder:
         files = [str(p) for p in save_run(frames, v, folder)]
-        yield gr.skip(), f"{frames[-1].status} · {len(frames)} frames shown · {served.fast.name}", gr.skip(), scrub, frames, files
+        shown = line(lang, "shown", frames=len(frames), engine=served.fast.name)
+        yield gr.skip(), f"{frames[-1].status_in(lang)} · {shown}", gr.skip(), scrub, frames, files
 
 
-def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str):
+def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str, request: gr.Request = None):
     """Show a stored frame of the last run (scrubbing), without recomputing anything."""
     if not frames:
         return gr.skip(), gr.skip(), gr.skip()
     frame = frames[max(0, min(int(index), len(frames) - 1))]
-    return render(frame, *parse_view(view, sprite)), frame.status, schedule_image(frame.t)
+    return render(frame, *parse_view(view, sprite)), frame.status_in(language(request)), schedule_image(frame.t)
 
 
 def final_frame(*args) -> tuple:
@@ -135,19 +140,20 @@ def final_frame(*args) -> tuple:
 
 
 def race(seed: float = 0, n: float = 16, ddpm_steps: float = Schedule.T, ddim_steps: float = DDIM_STEPS,
-         view: str = VIEWS[0], sprite: str = ALL_SPRITES):
+         view: str = VIEWS[0], sprite: str = ALL_SPRITES, request: gr.Request = None):
     """Stream DDPM against DDIM from the same x_T, each arm with the time of its own steps; the race ends with both grids and times."""
-    served = model()
+    served, lang = model(), language(request)
     try:
         req = parse_request("DDPM", ddpm_steps, seed, n, None, True, 1.0, False, classes=served.classes)
         fast = parse_request("DDIM", ddim_steps, seed, n, None, True, 1.0, False, classes=served.classes)
         v, s = parse_view(view, sprite)
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(line(lang, "error", message=e)) from None
     for frame in stream(lambda stop: race_frames(served.fast, req.seed, req.n, req.steps, fast.steps, fps=FPS, stop=stop)):
         stage = render(frame, v, s)
-        stage["captions"] = [f"DDPM, {req.steps} steps: {frame.seconds[0]:.1f} s", f"DDIM, {fast.steps} steps: {frame.seconds[1]:.1f} s"]
-        yield stage, frame.status
+        stage["captions"] = [line(lang, "race_caption", name=name, steps=steps, seconds=seconds)
+                             for name, steps, seconds in zip(("DDPM", "DDIM"), (req.steps, fast.steps), frame.seconds)]
+        yield stage, frame.status_in(lang)
 
 
 def random_seed() -> int:

@@ -21,6 +21,7 @@ from ddpm.checkpoint import SMALL_WEIGHTS
 from ddpm.data import to_uint8
 from ddpm.engine import Engine
 
+from .i18n import EN, line
 from .request import MIX, Request
 
 # One long-lived thread does all of the server's torch work: its thread pools and the allocator's
@@ -73,11 +74,15 @@ class Frame:
     @property
     def status(self) -> str:
         """t, speed and time left, for the status line."""
+        return self.status_in(EN)
+
+    def status_in(self, lang: str) -> str:
+        """The status line in a language of demo/i18n.py."""
         if self.done == 0:
-            return f"t = {self.t} · pure noise x_T · starting"
+            return line(lang, "start", t=self.t)
         rate = self.done / self.elapsed if self.elapsed > 0 else float("inf")
-        tail = "done" if self.done == self.total else f"{(self.total - self.done) / rate:.1f} s left"
-        return f"t = {self.t} · step {self.done}/{self.total} · {rate:.0f} steps/s · {tail}"
+        tail = line(lang, "done") if self.done == self.total else line(lang, "left", seconds=(self.total - self.done) / rate)
+        return line(lang, "step", t=self.t, done=self.done, total=self.total, rate=rate, tail=tail)
 
 
 def _views(x: torch.Tensor, eps: torch.Tensor, x0: torch.Tensor, n: int, arms: int) -> tuple:
@@ -117,11 +122,11 @@ class RaceFrame(Frame):
     totals: tuple[int, int] = (0, 0)
     seconds: tuple[float, float] = (0.0, 0.0)
 
-    @property
-    def status(self) -> str:
+    def status_in(self, lang: str) -> str:
         """Each sampler's progress and time."""
-        arms = [f"{name}: step {d}/{n} · {s:.1f} s" for name, d, n, s in zip(("DDPM", "DDIM"), self.steps_done, self.totals, self.seconds)]
-        return " · ".join(arms) + (" · both done" if self.steps_done == self.totals else "")
+        arms = [line(lang, "race_arm", name=name, done=d, total=n, seconds=s)
+                for name, d, n, s in zip(("DDPM", "DDIM"), self.steps_done, self.totals, self.seconds)]
+        return " · ".join(arms + ([line(lang, "race_done")] if self.steps_done == self.totals else []))
 
 
 def race_frames(model: Callable, seed: int, n: int, ddpm_steps: int, ddim_steps: int, *, fps: float = 25.0,

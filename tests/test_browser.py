@@ -16,14 +16,14 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
 
 
 @contextlib.contextmanager
-def demo_page(server, steps):
-    """The demo in a fresh headless Chromium, loaded and set to `steps` denoising steps."""
+def demo_page(server, steps, locale="en-US", run="Run", steps_label="denoising steps"):
+    """The demo in a fresh headless Chromium of `locale`, loaded and set to `steps` denoising steps."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale=locale)
         page.goto(server, wait_until="load")
-        page.get_by_role("button", name="Run", exact=True).wait_for(timeout=30_000)
-        box = page.get_by_role("spinbutton", name="number input for denoising steps")
+        page.get_by_role("button", name=run, exact=True).wait_for(timeout=30_000)
+        box = page.get_by_role("spinbutton", name=f"number input for {steps_label}")
         box.fill(str(steps))
         box.press("Enter")
         yield page
@@ -77,3 +77,26 @@ def test_the_stage_shows_one_arm_without_the_side_by_side(server):
         page.get_by_role("button", name="Run", exact=True).click()
         page.get_by_text("frames shown").first.wait_for(timeout=60_000)
         assert page.locator("#stage figure").count() == 1 and page.locator("#stage img").count() == 1
+
+
+def test_a_chinese_browser_reads_the_demo_in_chinese(server):
+    with demo_page(server, 5, locale="zh-CN", run="运行", steps_label="去噪步数（更少 = 重新间隔的时间步长）") as page:
+        assert page.get_by_text("扩散模型如何采样").count() == 1 and page.get_by_role("button", name="Run", exact=True).count() == 0
+        page.get_by_role("button", name="运行", exact=True).click()
+        page.get_by_text("显示了").first.wait_for(timeout=60_000)  # the status line, written by Python, in Chinese
+        assert "第 5/5 步" in page.locator("body").inner_text()
+
+
+def test_an_english_browser_reads_it_in_english_and_streams_the_forward_process_and_the_race(server):
+    with demo_page(server, 5) as page:
+        assert page.get_by_text("How a diffusion model samples").count() >= 1
+        page.get_by_role("button", name="Forward process: noise them, t = 0 … 500").click()
+        page.get_by_text("forward process of").first.wait_for(timeout=60_000)
+        page.get_by_text("t = 500 · forward process of").first.wait_for(timeout=60_000)
+        assert page.locator("#stage img").count() == 1  # no run yet: the forward process alone
+        page.get_by_role("spinbutton", name="number input for race: DDPM steps").fill("20")
+        page.get_by_role("spinbutton", name="number input for race: DDPM steps").press("Enter")
+        page.get_by_role("button", name="Race DDPM against DDIM from the same noise").click()
+        page.get_by_text("both done").first.wait_for(timeout=60_000)
+        captions = page.locator("#stage figcaption").all_inner_texts()
+        assert captions[0].startswith("DDPM, 20 steps:") and captions[1].startswith("DDIM, 25 steps:")

@@ -1,0 +1,82 @@
+"""The demo's words in English and Simplified Chinese: the page's static text through Gradio's own i18n,
+and the lines Python writes while a run goes (status lines, errors) in the viewer's language.
+
+The lesson's symbols stay as they are in both (x_t, ε̂, x̂0, s1, s2, s3, λ, t), and the Chinese uses the
+lesson's own terms: 噪声, 去噪, 采样, 时间步长, 噪声调度, 缩放因子, 预测的噪声.
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+EN, ZH = "en", "zh-CN"
+
+PAGE = {
+    EN: {
+        "intro": "# How a diffusion model samples\n"
+                 "A U-Net predicts the noise ε̂ in a noisy sprite; each step removes it and **adds back a little fresh noise**: "
+                 "x<sub>t−1</sub> = s1·(x<sub>t</sub> − s2·ε̂) + s3·z, for t = 500 … 1 (DDPM; *How Diffusion Models Work*, lesson 1). "
+                 "On the right the same start without the fresh noise (z = 0): watch it collapse into blobs.",
+        "sampler": "sampler", "steps": "denoising steps (fewer = respaced)", "seed": "seed", "dice": "random seed",
+        "sprites": "sprites", "class": "class",
+        "guidance": "class guidance w (classifier-free; with a class only, twice the work)",
+        "mix": "mix: a weight per class (with class = mix), as in the course's lesson 3",
+        "add_noise": "add noise back (s3·z)", "noise_scale": "extra-noise scale λ (multiplies s3·z)",
+        "side_by_side": "side by side with z = 0 (DDPM)", "run": "Run", "stop": "Stop", "press_run": "Press **Run**.",
+        "show": "show", "sprite": "sprite", "scrub": "scrub through the run",
+        "forward_source": "forward process of the sprites of", "forward": "Forward process: noise them, t = 0 … 500",
+        "compare": "the forward process beside the run at t", "race_ddpm": "race: DDPM steps", "race_ddim": "race: DDIM steps",
+        "race": "Race DDPM against DDIM from the same noise", "plot": "schedule (the orange line is the current t)",
+        "files": "downloads: GIF, MP4, final grid",
+    },
+    ZH: {
+        "intro": "# 扩散模型如何采样\n"
+                 "U-Net 预测带噪精灵图中的噪声 ε̂；每一步去噪时减去它，再**加回一点新的噪声**："
+                 "x<sub>t−1</sub> = s1·(x<sub>t</sub> − s2·ε̂) + s3·z，t = 500 … 1（DDPM；《How Diffusion Models Work》第 1 课）。"
+                 "右边是同一个起点、不加新噪声（z = 0）的采样：看它塌缩成一团团模糊的色块。",
+        "sampler": "采样器", "steps": "去噪步数（更少 = 重新间隔的时间步长）", "seed": "随机种子", "dice": "换个种子",
+        "sprites": "精灵图数量", "class": "类别",
+        "guidance": "类别引导 w（无分类器引导；仅在选了类别时起作用，计算量加倍）",
+        "mix": "混合：每个类别一个权重（类别选 mix 时），如课程第 3 课",
+        "add_noise": "加回噪声 (s3·z)", "noise_scale": "额外噪声的缩放因子 λ（乘以 s3·z）",
+        "side_by_side": "与 z = 0 并排对比（DDPM）", "run": "运行", "stop": "停止", "press_run": "请按 **运行**。",
+        "show": "显示", "sprite": "精灵图", "scrub": "拖动回看整个采样过程",
+        "forward_source": "对哪些精灵图做前向过程", "forward": "前向过程：逐步加噪声，t = 0 … 500",
+        "compare": "在时间步长 t 处并排对比前向过程与采样", "race_ddpm": "比赛：DDPM 步数", "race_ddim": "比赛：DDIM 步数",
+        "race": "DDPM 与 DDIM 从同一个噪声出发比赛", "plot": "噪声调度（橙色竖线是当前的 t）",
+        "files": "下载：GIF、MP4、最终网格",
+    },
+}
+I18N = gr.I18n(**{EN: PAGE[EN], ZH: PAGE[ZH]})
+
+# Lines Python writes during a run, by language; {…} are filled in by the caller.
+LINES = {
+    EN: {
+        "start": "t = {t} · pure noise x_T · starting", "step": "t = {t} · step {done}/{total} · {rate:.0f} steps/s · {tail}",
+        "left": "{seconds:.1f} s left", "done": "done", "shown": "{frames} frames shown · {engine}",
+        "forward": "t = {t} · forward process of {origin} · {tail}", "noising": "noising",
+        "origin_run": "the last run's final sprites", "origin_seed": "seed {seed}'s sprites (DDIM, 25 steps)",
+        "compare": "t = {t} · the forward process beside the run", "race_arm": "{name}: step {done}/{total} · {seconds:.1f} s",
+        "race_done": "both done", "forward_caption": "forward process q(x_t | x0)", "beside_caption": "the run at the same t",
+        "race_caption": "{name}, {steps} steps: {seconds:.1f} s", "error": "{message}",
+    },
+    ZH: {
+        "start": "t = {t} · 纯噪声 x_T · 开始", "step": "t = {t} · 第 {done}/{total} 步 · 每秒 {rate:.0f} 步 · {tail}",
+        "left": "还剩 {seconds:.1f} 秒", "done": "完成", "shown": "显示了 {frames} 帧 · {engine}",
+        "forward": "t = {t} · {origin}的前向过程 · {tail}", "noising": "加噪声中",
+        "origin_run": "上一次采样的最终精灵图", "origin_seed": "种子 {seed} 的精灵图（DDIM，25 步）",
+        "compare": "t = {t} · 前向过程与采样并排", "race_arm": "{name}：第 {done}/{total} 步 · {seconds:.1f} 秒",
+        "race_done": "都已完成", "forward_caption": "前向过程 q(x_t | x0)", "beside_caption": "同一时间步长 t 的采样",
+        "race_caption": "{name}，{steps} 步：{seconds:.1f} 秒", "error": "输入有误：{message}",
+    },
+}
+
+
+def language(request: gr.Request | None) -> str:
+    """The viewer's language from the browser's Accept-Language: Chinese for any zh, else English (API clients too)."""
+    header = request.headers.get("accept-language", "") if request is not None else ""
+    return ZH if header.strip().lower().startswith("zh") else EN
+
+
+def line(lang: str, key: str, **values) -> str:
+    """One of LINES in `lang`, filled in."""
+    return LINES[lang][key].format(**values)
