@@ -10,7 +10,7 @@ import gradio as gr
 
 from demo import (ANY_CLASS, DDIM_STEPS, DEFAULT_GUIDANCE, FORWARD_SOURCES, I18N, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES,
                   MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError, compare, default_steps, denoise, final_frame, first_schedule_image,
-                  forward, model, race, random_seed, show_frame)
+                  forward, label, model, race, random_seed, show_frame)
 
 # Both arms in one HTML element, each frame's grids inline as tiny PNG data URLs (16 px a sprite), which
 # the browser scales up without blurring. Before the first run both halves are empty boxes; a run
@@ -46,8 +46,8 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
                 seed = gr.Slider(0, MAX_SEED, value=0, step=1, label=I18N("seed"), scale=4)
                 dice = gr.Button(I18N("dice"), scale=1, min_width=60)
             n = gr.Slider(1, MAX_SPRITES, value=16, step=1, label=I18N("sprites"))
-            class_name = gr.Dropdown([(f"{ANY_CLASS} (unconditional)", ANY_CLASS), (f"{MIXED} (each class in turn)", MIXED),
-                                      (f"{MIX} (the weights below)", MIX), *CLASSES],
+            class_name = gr.Dropdown([(I18N("any"), ANY_CLASS), (I18N("mixed"), MIXED), (I18N("mix_choice"), MIX),
+                                      *[(label(c), c) for c in CLASSES]],
                                      value=ANY_CLASS, label=I18N("class"))
             guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5,
                                  label=I18N("guidance"))
@@ -62,11 +62,13 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
             stage = gr.HTML(None, html_template=STAGE_HTML, css_template=STAGE_CSS, js_on_load=None, elem_id="stage")
             status = gr.Markdown(I18N("press_run"))
             with gr.Row():
-                view = gr.Radio(list(VIEWS), value=VIEWS[0], label=I18N("show"))
-                sprite = gr.Dropdown(["all", *map(str, range(1, MAX_SPRITES + 1))], value="all", label=I18N("sprite"))
+                view = gr.Radio([(I18N(key), v) for key, v in zip(("view_x", "view_eps", "view_x0"), VIEWS)], value=VIEWS[0],
+                                label=I18N("show"))
+                sprite = gr.Dropdown([(I18N("all"), "all"), *map(str, range(1, MAX_SPRITES + 1))], value="all", label=I18N("sprite"))
             scrub = gr.Slider(0, 1, value=0, step=1, label=I18N("scrub"), visible=False)
             with gr.Row():
-                source = gr.Radio(list(FORWARD_SOURCES), value=FORWARD_SOURCES[0], label=I18N("forward_source"))
+                source = gr.Radio([(I18N("last run"), FORWARD_SOURCES[0]), (I18N("seed_source"), FORWARD_SOURCES[1])],
+                                  value=FORWARD_SOURCES[0], label=I18N("forward_source"))
                 forward_btn = gr.Button(I18N("forward"))
             with gr.Row():
                 race_ddpm = gr.Slider(1, T, value=T, step=1, label=I18N("race_ddpm"))
@@ -74,7 +76,8 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
                 race_btn = gr.Button(I18N("race"))
             compare_t = gr.Slider(0, T, value=T, step=1, label=I18N("compare"), visible=False)
             # A picture, not gr.LinePlot: re-sending a plot's data each frame made the server grow ~1 MB a run.
-            plot = gr.Image(first_schedule_image(), format="png", label=I18N("plot"),
+            # gr.Image shows an I18n label as "[object Object]": this one label is written in both languages.
+            plot = gr.Image(first_schedule_image(), format="png", label="schedule · 噪声调度 (orange: the current t · 橙色：当前的 t)",
                             interactive=False, buttons=["download"])
             files = gr.File(label=I18N("files"), file_count="multiple", interactive=False)
     frames = gr.State(None)
@@ -98,7 +101,9 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     gr.Examples(
         [["DDPM", 500, 0, 16, ANY_CLASS, True, 1.0, True], ["DDIM", 25, 1, 16, ANY_CLASS, True, 1.0, True],
          ["DDPM", 500, 2, 16, "hero", True, 1.0, True]],
-        inputs[:8], [stage, status], fn=final_frame, cache_examples=True, cache_mode="lazy",
+        inputs[:8], [stage, status], fn=final_frame, cache_examples=True, cache_mode="lazy", label=I18N("examples"),
+        # Labels, not a table: the table's headers would show the I18n labels' raw metadata (Gradio 6.31).
+        example_labels=["DDPM · 500 · seed 0 种子", "DDIM · 25 · seed 1 种子", "DDPM · 500 · seed 2 种子 · hero 英雄"],
     )
 
 if __name__ == "__main__":

@@ -113,7 +113,9 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
         plot = gr.skip()
         if frame.elapsed - plotted >= PLOT_EVERY or frame.done == frame.total:
             plot, plotted = schedule_image(frame.t), frame.elapsed
-        yield render(frame, v, s), frame.status_in(lang), plot, gr.skip(), gr.skip(), gr.skip()
+        stage = render(frame, v, s)
+        stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
+        yield stage, frame.status_in(lang), plot, gr.skip(), gr.skip(), gr.skip()
     scrub = gr.Slider(minimum=0, maximum=len(frames) - 1, value=len(frames) - 1, step=1, visible=True, interactive=True)
     # Gradio copies the files into its own cache (cleaned by delete_cache), so ours can go at once.
     with tempfile.TemporaryDirectory(prefix="ddpm-run-") as folder:
@@ -127,7 +129,10 @@ def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str, r
     if not frames:
         return gr.skip(), gr.skip(), gr.skip()
     frame = frames[max(0, min(int(index), len(frames) - 1))]
-    return render(frame, *parse_view(view, sprite)), frame.status_in(language(request)), schedule_image(frame.t)
+    lang = language(request)
+    stage = render(frame, *parse_view(view, sprite))
+    stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
+    return stage, frame.status_in(lang), schedule_image(frame.t)
 
 
 def final_frame(*args) -> tuple:

@@ -27,6 +27,10 @@ PAGE = {
         "compare": "the forward process beside the run at t", "race_ddpm": "race: DDPM steps", "race_ddim": "race: DDIM steps",
         "race": "Race DDPM against DDIM from the same noise", "plot": "schedule (the orange line is the current t)",
         "files": "downloads: GIF, MP4, final grid",
+        "view_x": "x_t", "view_eps": "predicted noise ε̂", "view_x0": "predicted x̂0", "all": "all",
+        "any": "any (unconditional)", "mixed": "mixed (each class in turn)", "mix_choice": "mix (the weights below)",
+        "hero": "hero", "creature": "creature", "food": "food", "weapon": "weapon", "item": "item",
+        "last run": "last run", "seed_source": "seed", "examples": "Examples (their last frame, computed once)",
     },
     ZH: {
         "intro": "# 扩散模型如何采样\n"
@@ -44,9 +48,18 @@ PAGE = {
         "compare": "在时间步长 t 处并排对比前向过程与采样", "race_ddpm": "比赛：DDPM 步数", "race_ddim": "比赛：DDIM 步数",
         "race": "DDPM 与 DDIM 从同一个噪声出发比赛", "plot": "噪声调度（橙色竖线是当前的 t）",
         "files": "下载：GIF、MP4、最终网格",
+        "view_x": "x_t", "view_eps": "预测的噪声 ε̂", "view_x0": "预测的 x̂0", "all": "全部",
+        "any": "任意（无条件）", "mixed": "轮流（每个类别依次）", "mix_choice": "混合（按下面的权重）",
+        "hero": "英雄", "creature": "生物", "food": "食物", "weapon": "武器", "item": "物品",
+        "last run": "上一次采样", "seed_source": "随机种子", "examples": "示例（最后一帧，只计算一次）",
     },
 }
 I18N = gr.I18n(**{EN: PAGE[EN], ZH: PAGE[ZH]})
+
+
+def label(key: str):
+    """The page text for `key` in the viewer's language; a key the pages lack (a class of other weights) as it is."""
+    return I18N(key) if key in PAGE[EN] else key
 
 # Lines Python writes during a run, by language; {…} are filled in by the caller.
 LINES = {
@@ -58,6 +71,7 @@ LINES = {
         "compare": "t = {t} · the forward process beside the run", "race_arm": "{name}: step {done}/{total} · {seconds:.1f} s",
         "race_done": "both done", "forward_caption": "forward process q(x_t | x0)", "beside_caption": "the run at the same t",
         "race_caption": "{name}, {steps} steps: {seconds:.1f} s", "error": "{message}",
+        "with_noise": "with noise (DDPM)", "without_noise": "without noise (z = 0)",
     },
     ZH: {
         "start": "t = {t} · 纯噪声 x_T · 开始", "step": "t = {t} · 第 {done}/{total} 步 · 每秒 {rate:.0f} 步 · {tail}",
@@ -67,6 +81,7 @@ LINES = {
         "compare": "t = {t} · 前向过程与采样并排", "race_arm": "{name}：第 {done}/{total} 步 · {seconds:.1f} 秒",
         "race_done": "都已完成", "forward_caption": "前向过程 q(x_t | x0)", "beside_caption": "同一时间步长 t 的采样",
         "race_caption": "{name}，{steps} 步：{seconds:.1f} 秒", "error": "输入有误：{message}",
+        "with_noise": "加回噪声（DDPM）", "without_noise": "不加噪声（z = 0）",
     },
 }
 
