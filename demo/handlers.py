@@ -15,8 +15,8 @@ from ddpm.sampler import DDIM_STEPS
 
 from .export import frame_image, save_run
 from .forward import forward_frames
-from .i18n import language, line
-from .request import ALL_SPRITES, MAX_SEED, VIEWS, parse_request, parse_view
+from .i18n import error, language, line
+from .request import ALL_SPRITES, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
 from .runner import DemoModel, Frame, load_demo_model, on_sampler_thread, race_frames, run, stream
 from .schedule_plot import schedule_image
 
@@ -49,9 +49,6 @@ def nearest(frames: list[Frame], t: int) -> Frame:
     return min(frames, key=lambda f: abs(f.t - t))
 
 
-FORWARD_SOURCES = ("last run", "seed")
-
-
 def forward(seed: float = 0, n: float = 16, source: str = FORWARD_SOURCES[0], view: str = VIEWS[0], sprite: str = ALL_SPRITES,
             frames: list[Frame] | None = None, request: gr.Request = None):
     """Stream the forward process q(x_t | x0), t = 0 … 500, of the last run's final sprites or of a seed's, beside the run at the same t."""
@@ -59,10 +56,9 @@ def forward(seed: float = 0, n: float = 16, source: str = FORWARD_SOURCES[0], vi
     try:
         req = parse_request("DDIM", 25, seed, n, None, True, 1.0, False, classes=model().classes)
         v, s = parse_view(view, sprite)
-        if source not in FORWARD_SOURCES:
-            raise ValueError(f"sprites must come from one of {', '.join(FORWARD_SOURCES)}, got {source!r}")
+        parse_source(source)
     except ValueError as e:
-        raise gr.Error(line(lang, "error", message=e)) from None
+        raise gr.Error(error(lang, e)) from None
     if source == "last run" and frames:
         sprites, origin = frames[-1].arms[0][0], line(lang, "origin_run")
     else:  # a seed's sprites, drawn quickly: DDIM in 25 steps, unconditional
@@ -105,7 +101,7 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
                             classes=served.classes)
         v, s = parse_view(view, sprite)
     except ValueError as e:
-        raise gr.Error(line(lang, "error", message=e)) from None
+        raise gr.Error(error(lang, e)) from None
     frames: list[Frame] = []
     plotted = -PLOT_EVERY
     for frame in run(served.fast, req, fps=FPS):
@@ -153,7 +149,7 @@ def race(seed: float = 0, n: float = 16, ddpm_steps: float = Schedule.T, ddim_st
         fast = parse_request("DDIM", ddim_steps, seed, n, None, True, 1.0, False, classes=served.classes)
         v, s = parse_view(view, sprite)
     except ValueError as e:
-        raise gr.Error(line(lang, "error", message=e)) from None
+        raise gr.Error(error(lang, e)) from None
     for frame in stream(lambda stop: race_frames(served.fast, req.seed, req.n, req.steps, fast.steps, fps=FPS, stop=stop)):
         stage = render(frame, v, s)
         stage["captions"] = [line(lang, "race_caption", name=name, steps=steps, seconds=seconds)

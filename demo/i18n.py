@@ -70,7 +70,7 @@ LINES = {
         "origin_run": "the last run's final sprites", "origin_seed": "seed {seed}'s sprites (DDIM, 25 steps)",
         "compare": "t = {t} · the forward process beside the run", "race_arm": "{name}: step {done}/{total} · {seconds:.1f} s",
         "race_done": "both done", "forward_caption": "forward process q(x_t | x0)", "beside_caption": "the run at the same t",
-        "race_caption": "{name}, {steps} steps: {seconds:.1f} s", "error": "{message}",
+        "race_caption": "{name}, {steps} steps: {seconds:.1f} s",
         "with_noise": "with noise (DDPM)", "without_noise": "without noise (z = 0)",
     },
     ZH: {
@@ -80,10 +80,34 @@ LINES = {
         "origin_run": "上一次采样的最终精灵图", "origin_seed": "种子 {seed} 的精灵图（DDIM，25 步）",
         "compare": "t = {t} · 前向过程与采样并排", "race_arm": "{name}：第 {done}/{total} 步 · {seconds:.1f} 秒",
         "race_done": "都已完成", "forward_caption": "前向过程 q(x_t | x0)", "beside_caption": "同一时间步长 t 的采样",
-        "race_caption": "{name}，{steps} 步：{seconds:.1f} 秒", "error": "输入有误：{message}",
+        "race_caption": "{name}，{steps} 步：{seconds:.1f} 秒",
         "with_noise": "加回噪声（DDPM）", "without_noise": "不加噪声（z = 0）",
     },
 }
+
+
+# demo/request.py's messages (English there) in Chinese, and the names of the inputs they speak of.
+ERRORS_ZH = {
+    "whole": "{name}必须是 {lo} 到 {hi} 之间的整数，收到的是 {value}",
+    "range": "{name}必须在 {lo} 到 {hi} 之间，收到的是 {value}",
+    "number": "{name}必须是 {lo} 到 {hi} 之间的数，收到的是 {value}",
+    "flag": "{name}必须是 true 或 false，收到的是 {value}",
+    "choice": "{name}必须是以下之一：{choices}；收到的是 {value}",
+    "mix_empty": "混合需要权重，例如 'hero 1, food 0.6'",
+    "mix_part": "混合的每一项是一个类别（{choices}）和一个 0 到 {hi} 之间的权重，收到的是 {value}",
+    "mix_zero": "混合至少需要一个大于 0 的权重",
+}
+NAMES_ZH = {"steps": "步数", "seed": "随机种子", "number of sprites": "精灵图数量", "noise scale λ": "噪声的缩放因子 λ",
+            "class guidance w": "类别引导 w", "add noise back": "加回噪声", "side by side": "并排对比", "sampler": "采样器",
+            "class": "类别", "view": "显示", "sprite": "精灵图", "sprites from": "精灵图来源"}
+
+
+def error(lang: str, e: Exception) -> str:
+    """A bad request's message in `lang` (demo/request.RequestError), else the exception's own words."""
+    key, values = getattr(e, "key", None), getattr(e, "values", {})
+    if lang != ZH or key not in ERRORS_ZH:
+        return str(e)
+    return ERRORS_ZH[key].format(**{**values, "name": NAMES_ZH.get(values.get("name"), values.get("name"))})
 
 
 def language(request: gr.Request | None) -> str:

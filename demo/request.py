@@ -20,6 +20,27 @@ ANY_CLASS = "any"
 MIX = "mix"  # several classes at once, by the weights in the request's mix (the course's lesson 3)
 ALL_SPRITES = "all"
 SAMPLERS = ("DDPM", "DDIM")
+FORWARD_SOURCES = ("last run", "seed")
+
+# Every message a bad request gets, in English; demo/i18n.py has the same keys in Chinese.
+MESSAGES = {
+    "whole": "{name} must be a whole number from {lo} to {hi}, got {value}",
+    "range": "{name} must be from {lo} to {hi}, got {value}",
+    "number": "{name} must be a number from {lo} to {hi}, got {value}",
+    "flag": "{name} must be true or false, got {value}",
+    "choice": "{name} must be one of {choices}, got {value}",
+    "mix_empty": "a mix needs weights, such as 'hero 1, food 0.6'",
+    "mix_part": "each part of a mix is a class of {choices} and a weight from 0 to {hi}, got {value}",
+    "mix_zero": "a mix needs at least one weight above 0",
+}
+
+
+class RequestError(ValueError):
+    """A bad input, said in English; `key` and `values` let the demo say it in the viewer's language."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        self.key, self.values = key, values
+        super().__init__(MESSAGES[key].format(**values))
 
 
 @dataclass(frozen=True)
@@ -45,22 +66,22 @@ class Request:
 
 def _int_in(name: str, value: object, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
-        raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
+        raise RequestError("whole", name=name, lo=lo, hi=hi, value=repr(value))
     if not lo <= int(value) <= hi:
-        raise ValueError(f"{name} must be from {lo} to {hi}, got {int(value)}")
+        raise RequestError("range", name=name, lo=lo, hi=hi, value=int(value))
     return int(value)
 
 
 def _number_in(name: str, value: object, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:  # NaN fails too
-        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {value!r}")
+        raise RequestError("number", name=name, lo=f"{lo:g}", hi=f"{hi:g}", value=repr(value))
     return float(value)
 
 
 def parse_mix(text: object, classes: Sequence[str]) -> tuple[tuple[str, float], ...]:
     """'hero 1, food 0.6' (or hero=1, food:0.6) as (class, weight) pairs, or ValueError."""
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("a mix needs weights, such as 'hero 1, food 0.6'")
+        raise RequestError("mix_empty")
     pairs = []
     for item in text.split(","):
         parts = item.replace("=", " ").replace(":", " ").split()
@@ -69,11 +90,10 @@ def parse_mix(text: object, classes: Sequence[str]) -> tuple[tuple[str, float], 
         except (IndexError, ValueError):
             weight = None
         if weight is None or name not in classes or not 0 <= weight <= MAX_GUIDANCE:
-            raise ValueError(f"each part of a mix is a class of {', '.join(classes)} and a weight from 0 to {MAX_GUIDANCE:g}, "
-                             f"got {item.strip()!r}")
+            raise RequestError("mix_part", choices=", ".join(classes), hi=f"{MAX_GUIDANCE:g}", value=repr(item.strip()))
         pairs.append((name, weight))
     if not any(w > 0 for _, w in pairs):
-        raise ValueError("a mix needs at least one weight above 0")
+        raise RequestError("mix_zero")
     return tuple(pairs)
 
 
@@ -82,7 +102,7 @@ def parse_request(sampler: str, steps: object, seed: object, n: object, class_na
                   classes: Sequence[str] = CLASSES) -> Request:
     """Check raw inputs and return a Request, or raise ValueError saying what is wrong."""
     if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be 'DDPM' or 'DDIM', got {sampler!r}")
+        raise RequestError("choice", name="sampler", choices="DDPM, DDIM", value=repr(sampler))
     ddim = sampler == "DDIM"
     steps = _int_in("steps", steps, 1, Schedule.T)  # the class default, without building tensors on this thread
     seed = _int_in("seed", seed, 0, MAX_SEED)
@@ -90,10 +110,10 @@ def parse_request(sampler: str, steps: object, seed: object, n: object, class_na
     if class_name in (None, "", ANY_CLASS):
         class_name = None
     elif class_name not in (MIXED, MIX, *classes):
-        raise ValueError(f"class must be one of {', '.join((ANY_CLASS, MIXED, MIX, *classes))}, got {class_name!r}")
+        raise RequestError("choice", name="class", choices=", ".join((ANY_CLASS, MIXED, MIX, *classes)), value=repr(class_name))
     for name, flag in (("add noise back", add_noise), ("side by side", side_by_side)):
         if not isinstance(flag, bool):
-            raise ValueError(f"{name} must be true or false, got {flag!r}")
+            raise RequestError("flag", name=name, value=repr(flag))
     noise_scale = _number_in("noise scale λ", noise_scale, 0, MAX_NOISE_SCALE)
     guidance = _number_in("class guidance w", guidance, 0, MAX_GUIDANCE)
     pairs = parse_mix(mix, classes) if class_name == MIX else ()
@@ -101,12 +121,19 @@ def parse_request(sampler: str, steps: object, seed: object, n: object, class_na
                    tuple(classes), pairs)
 
 
+def parse_source(source: object) -> str:
+    """Where the forward process takes its sprites from: the last run, or a seed; or RequestError."""
+    if source not in FORWARD_SOURCES:
+        raise RequestError("choice", name="sprites from", choices=", ".join(FORWARD_SOURCES), value=repr(source))
+    return source
+
+
 def parse_view(view: object, sprite: object) -> tuple[int, int | None]:
     """The index of a view in VIEWS and the chosen sprite's index (None: all), or ValueError."""
     if view not in VIEWS:
-        raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
+        raise RequestError("choice", name="view", choices=", ".join(VIEWS), value=repr(view))
     if sprite in (None, "", ALL_SPRITES):
         return VIEWS.index(view), None
     if sprite not in tuple(map(str, range(1, MAX_SPRITES + 1))):
-        raise ValueError(f"sprite must be '{ALL_SPRITES}' or 1 to {MAX_SPRITES}, got {sprite!r}")
+        raise RequestError("choice", name="sprite", choices=f"{ALL_SPRITES}, 1 … {MAX_SPRITES}", value=repr(sprite))
     return VIEWS.index(view), int(sprite) - 1

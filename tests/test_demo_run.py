@@ -184,3 +184,20 @@ def test_a_mix_of_one_class_draws_what_that_class_draws(tiny_model):
     for bad in ("", "dragon 1", "hero", "hero -1", "hero 0"):
         with pytest.raises(ValueError, match="mix"):
             parse_request("DDPM", 4, 0, 2, MIX, True, 1.0, False, 3.0, bad)
+
+
+def test_every_request_error_reads_in_chinese_too():
+    from demo.i18n import EN, ERRORS_ZH, NAMES_ZH, ZH, error
+    from demo.request import MESSAGES, RequestError
+
+    assert set(ERRORS_ZH) == set(MESSAGES)
+    with pytest.raises(RequestError) as bad:
+        parse_request("DDPM", 501, 0, 4, None, True, 1.0, True)
+    assert error(EN, bad.value) == "steps must be from 1 to 500, got 501"
+    assert error(ZH, bad.value) == "步数必须在 1 到 500 之间，收到的是 501"
+    for args in [("GAN", 5, 0, 4, None, True, 1.0, True), ("DDPM", 5, 0, 4, None, "yes", 1.0, True),
+                 ("DDPM", 5, 0, 4, "mix", True, 1.0, True, 4.0, "hero 0")]:
+        with pytest.raises(RequestError) as bad:
+            parse_request(*args)
+        assert bad.value.values.get("name", "sampler") in (*NAMES_ZH, "sampler")
+        assert not any(word in error(ZH, bad.value) for word in ("must", "needs", "got"))  # no English left
