@@ -17,6 +17,7 @@ import torch
 
 from ddpm import Guided, Schedule, class_context, fast_model, read_classes, sampler, seeded_noise
 from ddpm.guidance import mix_context
+from ddpm.sampler import Step
 from ddpm.checkpoint import SMALL_WEIGHTS
 from ddpm.data import to_uint8
 from ddpm.engine import Engine
@@ -136,10 +137,11 @@ def race_frames(model: Callable, seed: int, n: int, ddpm_steps: int, ddim_steps:
     walks = [sampler("ddpm", model, x_T, steps=ddpm_steps, generator=gens), sampler("ddim", model, x_T, steps=ddim_steps)]
     totals = (ddpm_steps, ddim_steps)
     blank = torch.zeros_like(x_T)
-    views = [_views(x_T, blank, blank, n, 1)[0]] * 2
+    start_views = _views(x_T, blank, blank, n, 1)[0]
+    last: list[Step | None] = [None, None]  # each arm's newest step; turned into pictures only for frames shown
     done, seconds = [0, 0], [0.0, 0.0]
     timesteps = Schedule().respace(ddpm_steps).t_model  # x_t's timestep on the DDPM arm after each step
-    yield RaceFrame(Schedule.T, 0, ddpm_steps, 0.0, tuple(views), (0, 0), totals, (0.0, 0.0))
+    yield RaceFrame(Schedule.T, 0, ddpm_steps, 0.0, (start_views, start_views), (0, 0), totals, (0.0, 0.0))
     start = last_shown = clock()
     while done != list(totals):
         finished = False
@@ -149,16 +151,16 @@ def race_frames(model: Callable, seed: int, n: int, ddpm_steps: int, ddim_steps:
             if stop is not None and stop.is_set():
                 return
             began = clock()
-            step = next(walks[arm])
+            last[arm] = next(walks[arm])
             seconds[arm] += clock() - began
             done[arm] += 1
-            views[arm] = _views(step.x, step.eps, step.x0, n, 1)[0]
             finished |= done[arm] == totals[arm]
         now = clock()
         if finished or now - last_shown >= 1 / fps:
             last_shown = now
             t = int(timesteps[ddpm_steps - done[0]])
-            yield RaceFrame(t, done[0], ddpm_steps, now - start, tuple(views), tuple(done), totals, tuple(seconds))
+            views = tuple(_views(st.x, st.eps, st.x0, n, 1)[0] if st is not None else start_views for st in last)
+            yield RaceFrame(t, done[0], ddpm_steps, now - start, views, tuple(done), totals, tuple(seconds))
 
 
 def run(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[[], float] = time.perf_counter) -> Iterator[Frame]:
