@@ -17,7 +17,8 @@ from .export import frame_image, save_run
 from .forward import forward_frames
 from .i18n import error, language, line
 from .request import ALL_SPRITES, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
-from .runner import DemoModel, Frame, load_demo_model, on_sampler_thread, race_frames, run, stream
+from .runner import DemoModel, Frame, load_demo_model, on_sampler_thread, run
+from .runner import race as race_run
 from .schedule_plot import schedule_image
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
@@ -64,7 +65,7 @@ def forward(seed: float = 0, n: float = 16, source: str = FORWARD_SOURCES[0], vi
     else:  # a seed's sprites, drawn quickly: DDIM in 25 steps, unconditional
         frames = None
         last = None
-        for last in run(model().fast, req, fps=1e-9):
+        for last in run(model().fast, req, fps=1e-9).watch():
             pass
         sprites, origin = last.arms[0][0], line(lang, "origin_seed", seed=req.seed)
     shown: list[Frame] = []
@@ -102,16 +103,16 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
         v, s = parse_view(view, sprite)
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
-    frames: list[Frame] = []
+    shared = run(served.fast, req, fps=FPS)  # one computation for every viewer of the same request
     plotted = -PLOT_EVERY
-    for frame in run(served.fast, req, fps=FPS):
-        frames.append(frame)
+    for frame in shared.watch():
         plot = gr.skip()
         if frame.elapsed - plotted >= PLOT_EVERY or frame.done == frame.total:
             plot, plotted = schedule_image(frame.t), frame.elapsed
         stage = render(frame, v, s)
         stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
         yield stage, frame.status_in(lang), plot, gr.skip(), gr.skip(), gr.skip()
+    frames = list(shared.frames)  # every frame of the run, a late viewer's included
     scrub = gr.Slider(minimum=0, maximum=len(frames) - 1, value=len(frames) - 1, step=1, visible=True, interactive=True)
     # Gradio copies the files into its own cache (cleaned by delete_cache), so ours can go at once.
     with tempfile.TemporaryDirectory(prefix="ddpm-run-") as folder:
@@ -135,7 +136,7 @@ def final_frame(*args) -> tuple:
     """The last frame of a run, for the cached examples."""
     served = model()
     last = None
-    for last in run(served.fast, parse_request(*args, classes=served.classes)):
+    for last in run(served.fast, parse_request(*args, classes=served.classes)).watch():
         pass
     return render(last, 0, None), last.status
 
@@ -150,7 +151,7 @@ def race(seed: float = 0, n: float = 16, ddpm_steps: float = Schedule.T, ddim_st
         v, s = parse_view(view, sprite)
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
-    for frame in stream(lambda stop: race_frames(served.fast, req.seed, req.n, req.steps, fast.steps, fps=FPS, stop=stop)):
+    for frame in race_run(served.fast, req.seed, req.n, req.steps, fast.steps, fps=FPS).watch():
         stage = render(frame, v, s)
         stage["captions"] = [line(lang, "race_caption", name=name, steps=steps, seconds=seconds)
                              for name, steps, seconds in zip(("DDPM", "DDIM"), (req.steps, fast.steps), frame.seconds)]

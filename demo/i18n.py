@@ -65,7 +65,8 @@ def label(key: str):
 LINES = {
     EN: {
         "start": "t = {t} · pure noise x_T · starting", "step": "t = {t} · step {done}/{total} · {rate:.0f} steps/s · {tail}",
-        "left": "{seconds:.1f} s left", "done": "done", "shown": "{frames} frames shown · {engine}",
+        "left": "{seconds:.1f} s left", "done": "done",
+        "queued": "t = {t} · pure noise x_T · waiting: {place} in line (the server runs as many runs at once as it can)", "shown": "{frames} frames shown · {engine}",
         "forward": "t = {t} · forward process of {origin} · {tail}", "noising": "noising",
         "origin_run": "the last run's final sprites", "origin_seed": "seed {seed}'s sprites (DDIM, 25 steps)",
         "compare": "t = {t} · the forward process beside the run", "race_arm": "{name}: step {done}/{total} · {seconds:.1f} s",
@@ -75,7 +76,8 @@ LINES = {
     },
     ZH: {
         "start": "t = {t} · 纯噪声 x_T · 开始", "step": "t = {t} · 第 {done}/{total} 步 · 每秒 {rate:.0f} 步 · {tail}",
-        "left": "还剩 {seconds:.1f} 秒", "done": "完成", "shown": "显示了 {frames} 帧 · {engine}",
+        "left": "还剩 {seconds:.1f} 秒", "done": "完成",
+        "queued": "t = {t} · 纯噪声 x_T · 排队中：第 {place} 位（服务器同时运行尽可能多的采样）", "shown": "显示了 {frames} 帧 · {engine}",
         "forward": "t = {t} · {origin}的前向过程 · {tail}", "noising": "加噪声中",
         "origin_run": "上一次采样的最终精灵图", "origin_seed": "种子 {seed} 的精灵图（DDIM，25 步）",
         "compare": "t = {t} · 前向过程与采样并排", "race_arm": "{name}：第 {done}/{total} 步 · {seconds:.1f} 秒",

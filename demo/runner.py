@@ -7,7 +7,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -22,24 +21,24 @@ from ddpm.checkpoint import SMALL_WEIGHTS
 from ddpm.data import to_uint8
 from ddpm.engine import Engine
 
+from .batcher import Batcher
 from .i18n import EN, line
 from .request import MIX, Request
+from .shared import Run, Runs
 
-# One long-lived thread does all of the server's torch work: its thread pools and the allocator's
-# arenas are made once, not per run (a thread per run let the server's memory creep up by about
-# 1 MB a run). Sampling in it ran 1.5× slower once any other live thread had done torch work, even
-# building a Schedule (that thread keeps an OpenMP team, and the two teams oversubscribe 2 cores):
-# so the server loads the model and draws the schedule here too (on_sampler_thread), and the
-# request checks build no tensors.
-# Setting the thread count inside that thread gives it its own full OpenMP team (measured ~15 % faster).
-_SAMPLER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddpm-sampler",
-                              initializer=lambda: torch.set_num_threads(torch.get_num_threads()))
+# One thread does all of the server's heavy torch work (the batcher's): its thread pools and the
+# allocator's arenas are made once, not per run, and its OpenMP team is the only one that spins
+# (docs/performance.md). The model is loaded and the schedule drawn there too (on_sampler_thread).
+# Past MAX_BATCH rows a step, new runs wait in line: the measured cost per sprite stops falling there.
+MAX_BATCH = int(os.environ.get("DDPM_MAX_BATCH", 384))
+BATCHER = Batcher(max_sprites=MAX_BATCH)
+RUNS = Runs(BATCHER)
 T = TypeVar("T")
 
 
 def on_sampler_thread(fn: Callable[[], T]) -> T:
-    """Run fn (loading the model, say) on the thread that samples, and return its result."""
-    return _SAMPLER.submit(fn).result()
+    """Run fn (loading the model, say) on the thread that samples, between steps, and return its result."""
+    return BATCHER.call(fn)
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,7 @@ class Frame:
     total: int
     elapsed: float  # seconds since the run started
     arms: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]  # per arm: (x_t, ε̂, x̂0), each (n, 16, 16, 3)
+    queued: int = 0  # > 0: the run waits for room in the batcher, this place in line
 
     @property
     def status(self) -> str:
@@ -79,6 +79,8 @@ class Frame:
 
     def status_in(self, lang: str) -> str:
         """The status line in a language of demo/i18n.py."""
+        if self.queued:
+            return line(lang, "queued", t=self.t, place=self.queued)
         if self.done == 0:
             return line(lang, "start", t=self.t)
         rate = self.done / self.elapsed if self.elapsed > 0 else float("inf")
@@ -141,7 +143,7 @@ def race_frames(model: Callable, seed: int, n: int, ddpm_steps: int, ddim_steps:
     last: list[Step | None] = [None, None]  # each arm's newest step; turned into pictures only for frames shown
     done, seconds = [0, 0], [0.0, 0.0]
     timesteps = Schedule().respace(ddpm_steps).t_model  # x_t's timestep on the DDPM arm after each step
-    yield RaceFrame(Schedule.T, 0, ddpm_steps, 0.0, (start_views, start_views), (0, 0), totals, (0.0, 0.0))
+    yield RaceFrame(Schedule.T, 0, ddpm_steps, 0.0, (start_views, start_views), steps_done=(0, 0), totals=totals, seconds=(0.0, 0.0))
     start = last_shown = clock()
     while done != list(totals):
         finished = False
@@ -160,54 +162,22 @@ def race_frames(model: Callable, seed: int, n: int, ddpm_steps: int, ddim_steps:
             last_shown = now
             t = int(timesteps[ddpm_steps - done[0]])
             views = tuple(_views(st.x, st.eps, st.x0, n, 1)[0] if st is not None else start_views for st in last)
-            yield RaceFrame(t, done[0], ddpm_steps, now - start, views, tuple(done), totals, tuple(seconds))
+            yield RaceFrame(t, done[0], ddpm_steps, now - start, views, steps_done=tuple(done), totals=totals, seconds=tuple(seconds))
 
 
-def run(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[[], float] = time.perf_counter) -> Iterator[Frame]:
-    """Sample for `req` on the sampling thread; yield the newest frame whenever the caller is ready (see `stream`)."""
-    return stream(lambda stop: frames(model, req, fps=fps, clock=clock, stop=stop))
+def rows(req: Request) -> int:
+    """The most rows a step of `req` asks of the model: both arms, and twice for guidance."""
+    guided = req.class_name is not None and req.guidance > 0
+    return req.n * (2 if req.side_by_side else 1) * (2 if guided else 1)
 
 
-def stream(produce: Callable[[threading.Event], Iterator[Frame]]) -> Iterator[Frame]:
-    """Run a frame producer on the sampling thread; yield the newest frame whenever the caller is ready.
+def run(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[[], float] = time.perf_counter) -> Run:
+    """The shared run for `req` (see demo/shared.py): iterate `.watch()` for frames, `.frames` for all made so far."""
+    return RUNS.view(("denoise", model, req, fps), model, rows(req),
+                     lambda lane, stop: frames(lane, req, fps=fps, clock=clock, stop=stop))
 
-    The sampler never waits for a slow consumer (a browser, a network): frames the consumer
-    had no time for are skipped, the first (x_T) and the last are always delivered. Closing
-    this generator (Stop, a closed tab) stops the sampler within one step.
-    """
-    cond = threading.Condition()
-    slot: list[Frame] = []
-    state: dict = {"finished": False, "error": None}
-    stop = threading.Event()
 
-    def work() -> None:
-        try:
-            for frame in produce(stop):
-                with cond:
-                    # Keep the first frame (x_T) if it was not taken yet; otherwise only the newest.
-                    if not (slot and slot[0].done == 0):
-                        slot[:] = [frame]
-                    else:
-                        slot[1:] = [frame]
-                    cond.notify()
-        except BaseException as e:  # handed to the consumer's thread below
-            state["error"] = e
-        finally:
-            with cond:
-                state["finished"] = True
-                cond.notify()
-
-    worker = _SAMPLER.submit(work)
-    try:
-        while True:
-            with cond:
-                cond.wait_for(lambda: slot or state["finished"])
-                frame = slot.pop(0) if slot else None
-            if frame is None:
-                break
-            yield frame
-        if state["error"] is not None:
-            raise state["error"]
-    finally:
-        stop.set()
-        worker.result()
+def race(model: Callable, seed: int, n: int, ddpm_steps: int, ddim_steps: int, *, fps: float = 25.0) -> Run:
+    """The shared race of DDPM against DDIM (see race_frames)."""
+    return RUNS.view(("race", model, seed, n, ddpm_steps, ddim_steps, fps), model, n,
+                     lambda lane, stop: race_frames(lane, seed, n, ddpm_steps, ddim_steps, fps=fps, stop=stop))

@@ -57,7 +57,7 @@ def test_frames_are_throttled_but_the_last_is_kept(tiny_model):
 
 def test_run_matches_frames_and_delivers_first_and_last(tiny_model):
     req = parse_request(*GOOD)
-    threaded = list(run(tiny_model, req, fps=1e9))
+    threaded = list(run(tiny_model, req, fps=1e9).watch())
     direct = list(frames(tiny_model, req, fps=1e9))
     assert threaded[0].done == 0 and threaded[-1].done == 20
     assert np.array_equal(threaded[-1].arms[0][0], direct[-1].arms[0][0])
@@ -70,7 +70,7 @@ def test_closing_run_stops_the_sampler(tiny_model):
         calls.append(int(t[0]))
         return tiny_model(x, t, c)
 
-    gen = run(counting, parse_request("DDPM", 500, 0, 2, "any", True, 1.0, False), fps=1e9)
+    gen = run(counting, parse_request("DDPM", 500, 0, 2, "any", True, 1.0, False), fps=1e9).watch()
     next(gen)
     next(gen)
     gen.close()  # what a Stop or a closed tab does to the handler's generator

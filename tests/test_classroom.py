@@ -1,0 +1,186 @@
+"""A classroom at once: continuous batching and shared runs give every run what it gets alone."""
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm import sample, sampler, seeded_noise
+from ddpm.engine import TorchEngine
+from demo.batcher import Batcher, LaneClosed
+from demo.request import parse_request
+from demo.runner import frames, rows
+from demo.shared import Runs
+
+
+@pytest.fixture
+def engine(tiny_model):
+    return TorchEngine(tiny_model, bf16=False)  # the fp32 path: results must be bit-identical
+
+
+class Counting:
+    """The model, counting its calls and the rows it was asked for."""
+
+    def __init__(self, model):
+        self.model, self.calls, self.rows = model, 0, 0
+
+    def __call__(self, x, t, c=None):
+        self.calls += 1
+        self.rows += len(x)
+        return self.model(x, t, c)
+
+
+def _in_threads(jobs):
+    out = [None] * len(jobs)
+
+    def go(i, job):
+        out[i] = job()
+
+    threads = [threading.Thread(target=go, args=(i, job)) for i, job in enumerate(jobs)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    return out
+
+
+def test_concurrent_runs_share_forward_passes_and_get_their_solo_sprites(engine):
+    """Each run keeps its own t, schedule, λ, class and guidance; sprite i is bit-identical to its solo run."""
+    runs = [dict(kind="ddpm", steps=20, seed=1, n=4, side_by_side=True),
+            dict(kind="ddim", steps=7, seed=2, n=5),
+            dict(kind="ddpm", steps=12, seed=3, n=2, noise_scale=0.5, context=torch.eye(5)[[1, 3]])]
+
+    def walk(model, r):
+        x_T, gens = seeded_noise(r["seed"], r["n"])
+        return sample(sampler(r["kind"], model, x_T, steps=r["steps"], generator=gens, noise_scale=r.get("noise_scale", 1.0),
+                              context=r.get("context"), side_by_side=r.get("side_by_side", False)))
+
+    def alone(r):
+        with Batcher().lane(engine, 2 * r["n"]) as lane:
+            return walk(lane, r)
+
+    solo = [alone(r) for r in runs]
+    assert torch.equal(solo[0], walk(engine, runs[0]))  # rows a multiple of 4: the same as without the batcher
+    counting = Counting(engine)
+    batcher = Batcher()
+    lanes = [batcher.lane(counting, 2 * r["n"]) for r in runs]  # all in before any asks: every step is shared
+
+    def job(lane, r):
+        with lane:
+            return walk(lane, r)
+
+    together = _in_threads([lambda lane=lane, r=r: job(lane, r) for lane, r in zip(lanes, runs)])
+    for a, b in zip(solo, together):
+        assert torch.equal(a, b)
+    assert counting.calls == 20  # one pass a step while any run goes, not 20 + 7 + 12
+    assert counting.rows == 20 * 8 + 7 * 8 + 12 * 4  # each run's rows padded to a multiple of 4
+
+
+def test_past_the_bound_runs_wait_in_line_and_say_where(engine):
+    batcher = Batcher(max_sprites=8)
+    a, b, c = batcher.lane(engine, 4), batcher.lane(engine, 4), batcher.lane(engine, 4)
+    assert (a.place(), b.place(), c.place()) == (0, 0, 1) and batcher.load() == (2, 1)
+    a.leave()
+    assert c.place() == 0 and batcher.load() == (2, 0)
+    big = batcher.lane(engine, 50)  # larger than the bound: it runs alone rather than never
+    b.leave()
+    c.leave()
+    assert big.place() == 0
+    big.leave()
+
+
+def test_a_run_stopped_while_in_line_is_woken(engine):
+    batcher = Batcher(max_sprites=4)
+    first, waiting = batcher.lane(engine, 4), batcher.lane(engine, 4)
+    errors = []
+
+    def ask():
+        try:
+            waiting(torch.zeros(4, 3, 16, 16), torch.tensor([5]))
+        except LaneClosed as e:
+            errors.append(e)
+
+    th = threading.Thread(target=ask)
+    th.start()
+    time.sleep(0.1)
+    waiting.leave()
+    th.join(5)
+    assert not th.is_alive() and errors
+    first.leave()
+
+
+def test_identical_requests_are_computed_once_and_a_late_viewer_gets_the_frames_so_far(engine):
+    counting = Counting(engine)
+    runs = Runs(Batcher())
+    req = parse_request("DDPM", 30, 4, 2, None, True, 1.0, True)
+    gate = threading.Event()
+
+    def produce(model, stop):
+        for k, frame in enumerate(frames(model, req, fps=1e9, stop=stop)):
+            if k == 10:
+                gate.wait(10)  # hold the run here until the late viewer is in
+            yield frame
+
+    first = runs.view("key", counting, rows(req), produce)
+    watching = first.watch()
+    assert next(watching).done == 0  # a viewer from the start sees x_T first
+    while len(first.frames) < 11:
+        time.sleep(0.01)
+    late = runs.view("key", counting, rows(req), produce)
+    assert late is first
+    late_frames = late.watch()
+    joined = next(late_frames)
+    assert joined.done == 10  # the newest frame at once; all ten before it are in late.frames
+    assert [f.done for f in late.frames[:11]] == list(range(11))
+    gate.set()
+    last_a, last_b = list(watching)[-1], list(late_frames)[-1]
+    assert last_a.done == last_b.done == 30
+    assert counting.calls == 30  # once, for both viewers
+    solo = list(frames(engine, req, fps=1e9))[-1]
+    assert np.array_equal(last_a.arms[0][0], solo.arms[0][0]) and np.array_equal(last_a.arms[1][0], solo.arms[1][0])
+    again = runs.view("key", counting, rows(req), produce)  # pressed after the end: replayed, not recomputed
+    assert list(again.watch())[-1] is last_a and counting.calls == 30
+
+
+def test_stop_from_one_viewer_leaves_the_others_and_the_last_stops_it(engine):
+    counting = Counting(engine)
+    runs = Runs(Batcher())
+    req = parse_request("DDPM", 500, 5, 2, None, True, 1.0, False)
+
+    def slow(model, stop):
+        for frame in frames(model, req, fps=1e9, stop=stop):
+            time.sleep(0.002)
+            yield frame
+
+    a = runs.view("k", counting, rows(req), slow).watch()
+    b = runs.view("k", counting, rows(req), slow).watch()
+    next(a), next(b), next(a), next(b)
+    a.close()  # one student presses Stop
+    before = counting.calls
+    time.sleep(0.2)
+    assert counting.calls > before  # the other still watches: it goes on
+    b.close()  # the last viewer leaves
+    time.sleep(0.1)
+    stopped = counting.calls
+    time.sleep(0.2)
+    assert counting.calls == stopped < 500
+    assert runs.counts() == (0, 0)  # neither live nor kept: a stopped run is not replayed
+    fresh = runs.view("k", counting, rows(req), slow)
+    assert fresh.frames == [] or fresh.frames[0].done == 0  # a new press starts afresh
+    fresh.watch().close()
+
+
+def test_memory_of_finished_runs_is_bounded(engine):
+    runs = Runs(Batcher(), keep=3)
+    for seed in range(10):
+        req = parse_request("DDIM", 2, seed, 1, None, True, 1.0, False)
+        list(runs.view(seed, engine, rows(req), lambda m, stop, req=req: frames(m, req, fps=1e9, stop=stop)).watch())
+    time.sleep(0.1)
+    assert runs.counts() == (0, 3)
+
+
+def test_rows_count_both_arms_and_guidance():
+    assert rows(parse_request("DDPM", 5, 0, 16, None, True, 1.0, True)) == 32
+    assert rows(parse_request("DDPM", 5, 0, 16, "hero", True, 1.0, True, 4.0)) == 64
+    assert rows(parse_request("DDIM", 5, 0, 16, "hero", True, 1.0, True, 0.0)) == 16
