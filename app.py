@@ -9,8 +9,8 @@ import sys
 import gradio as gr
 
 from demo import (ANY_CLASS, DDIM_STEPS, DEFAULT_GUIDANCE, FORWARD_SOURCES, I18N, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES,
-                  MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError, compare, default_steps, denoise, final_frame, first_schedule_image,
-                  forward, label, model, race, random_seed, show_frame)
+                  MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError, compare, default_steps, denoise, downloads, final_frame,
+                  first_schedule_image, forward, label, model, race, random_seed, show_frame)
 
 # Both arms in one HTML element, each frame's grids inline as tiny PNG data URLs (16 px a sprite), which
 # the browser scales up without blurring. Before the first run both halves are empty boxes; a run
@@ -85,13 +85,16 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
 
     # guidance and mix last, so that API calls written before them still work (they have defaults).
     inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance, mix]
-    outputs = [stage, status, plot, scrub, frames, files]
-    run_event = run_btn.click(denoise, inputs, outputs, api_name="denoise", show_progress="hidden")
+    outputs = [stage, status, plot, scrub, frames]
+    # Runs, the forward process and races all wait on the one batcher (demo/batcher.py), not on Gradio's queue.
+    runs = dict(concurrency_limit=MAX_VIEWERS, concurrency_id="runs", show_progress="hidden")
+    run_event = run_btn.click(denoise, inputs, outputs, api_name="denoise", **runs)
+    # The files after the run, one encoding at a time: no run, and no other viewer's, waits for them.
+    run_event.success(downloads, [frames, view], files, api_visibility="private", concurrency_limit=1, concurrency_id="downloads")
     stop_btn.click(None, cancels=[run_event])
     forward_event = forward_btn.click(forward, [seed, n, source, view, sprite, frames], [stage, status, plot, forward_shown, compare_t],
-                                      api_name="forward", show_progress="hidden")
-    race_event = race_btn.click(race, [seed, n, race_ddpm, race_ddim, view, sprite], [stage, status], api_name="race",
-                                show_progress="hidden")
+                                      api_name="forward", **runs)
+    race_event = race_btn.click(race, [seed, n, race_ddpm, race_ddim, view, sprite], [stage, status], api_name="race", **runs)
     stop_btn.click(None, cancels=[forward_event, race_event])
     compare_t.input(compare, [compare_t, forward_shown, frames, view, sprite], [stage, status, plot], api_visibility="private")
     dice.click(random_seed, outputs=seed, api_visibility="private")
@@ -107,4 +110,5 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     )
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=1, max_size=32).launch(show_error=True, i18n=I18N)  # errors say what was wrong
+    # Past MAX_VIEWERS watching and as many waiting, a new request is refused with Gradio's "queue is full" message.
+    demo.queue(default_concurrency_limit=4, max_size=MAX_VIEWERS).launch(show_error=True, i18n=I18N, max_threads=MAX_VIEWERS + 16)

@@ -111,14 +111,20 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
             plot, plotted = schedule_image(frame.t), frame.elapsed
         stage = render(frame, v, s)
         stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
-        yield stage, frame.status_in(lang), plot, gr.skip(), gr.skip(), gr.skip()
+        yield stage, frame.status_in(lang), plot, gr.skip(), gr.skip()
     frames = list(shared.frames)  # every frame of the run, a late viewer's included
     scrub = gr.Slider(minimum=0, maximum=len(frames) - 1, value=len(frames) - 1, step=1, visible=True, interactive=True)
+    shown = line(lang, "shown", frames=len(frames), engine=served.fast.name)
+    yield gr.skip(), f"{frames[-1].status_in(lang)} · {shown}", gr.skip(), scrub, frames
+
+
+def downloads(frames: list[Frame] | None, view: str):
+    """The last run as GIF, MP4 and PNG, made after the run (its own event), so no run waits for the encoding."""
+    if not frames:
+        return None
     # Gradio copies the files into its own cache (cleaned by delete_cache), so ours can go at once.
     with tempfile.TemporaryDirectory(prefix="ddpm-run-") as folder:
-        files = [str(p) for p in save_run(frames, v, folder)]
-        shown = line(lang, "shown", frames=len(frames), engine=served.fast.name)
-        yield gr.skip(), f"{frames[-1].status_in(lang)} · {shown}", gr.skip(), scrub, frames, files
+        return [str(p) for p in save_run(frames, parse_view(view, ALL_SPRITES)[0], folder)]
 
 
 def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str, request: gr.Request = None):

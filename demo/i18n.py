@@ -66,7 +66,8 @@ LINES = {
     EN: {
         "start": "t = {t} · pure noise x_T · starting", "step": "t = {t} · step {done}/{total} · {rate:.0f} steps/s · {tail}",
         "left": "{seconds:.1f} s left", "done": "done",
-        "queued": "t = {t} · pure noise x_T · waiting: {place} in line (the server runs as many runs at once as it can)", "shown": "{frames} frames shown · {engine}",
+        "queued": "t = {t} · pure noise x_T · waiting: {place} in line (the server runs as many runs at once as it can)",
+        "shown": "{frames} frames shown · {engine}",
         "forward": "t = {t} · forward process of {origin} · {tail}", "noising": "noising",
         "origin_run": "the last run's final sprites", "origin_seed": "seed {seed}'s sprites (DDIM, 25 steps)",
         "compare": "t = {t} · the forward process beside the run", "race_arm": "{name}: step {done}/{total} · {seconds:.1f} s",

@@ -31,8 +31,10 @@ from .shared import Run, Runs
 # (docs/performance.md). The model is loaded and the schedule drawn there too (on_sampler_thread).
 # Past MAX_BATCH rows a step, new runs wait in line: the measured cost per sprite stops falling there.
 MAX_BATCH = int(os.environ.get("DDPM_MAX_BATCH", 384))
+# Runs watched at once (app.py's concurrency); as many more may wait in Gradio's queue, then it refuses.
+MAX_VIEWERS = int(os.environ.get("DDPM_MAX_VIEWERS", 64))
 BATCHER = Batcher(max_sprites=MAX_BATCH)
-RUNS = Runs(BATCHER)
+RUNS = Runs(BATCHER, workers=MAX_VIEWERS)
 T = TypeVar("T")
 
 

@@ -1,3 +1,4 @@
+import contextlib
 import os
 import socket
 import subprocess
@@ -36,12 +37,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server_proc(tmp_path_factory):
-    """The demo, launched as `python app.py` would be, on a free port: (url, process)."""
+@contextlib.contextmanager
+def launched(folder: Path, env: dict[str, str] | None = None):
+    """`python app.py` on a free port with `env` added, its log in `folder`: (url, process)."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("app") / "app.log", "w+")
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = open(folder / "app.log", "w+")
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90
@@ -57,10 +58,19 @@ def server_proc(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("app.py did not start within 90 s")
-    yield url, proc
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    try:
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server_proc(tmp_path_factory):
+    """The demo, launched as `python app.py` would be, on a free port: (url, process)."""
+    with launched(tmp_path_factory.mktemp("app")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

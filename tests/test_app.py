@@ -11,7 +11,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, launched
 
 gradio_client = pytest.importorskip("gradio_client")
 pytestmark = pytest.mark.slow  # a real server, launched here
@@ -44,9 +44,7 @@ def test_frames_stream_and_both_arms_start_from_the_same_noise(server):
     assert np.array_equal(left, right)
     final = [o for o in outs if isinstance(o[0], dict) and "left" in o[0]][-1]
     assert not np.array_equal(*arms(final[0]))  # noise vs z = 0
-    files = outs[-1][-1]
-    assert sorted(Path(f).suffix for f in files) == [".gif", ".mp4", ".png"]
-    assert "done" in outs[-1][1]
+    assert len(outs[-1]) == 4 and "done" in outs[-1][1]  # stage, status, plot, scrub: the files come in the page, after the run
 
 
 def test_stop_ends_the_computation(server):
@@ -55,11 +53,13 @@ def test_stop_ends_the_computation(server):
     while len(job.outputs()) < 3:
         time.sleep(0.05)
     job.cancel()
-    # With one run at a time, a second run starts promptly only if the first really stopped.
-    t0 = time.time()
-    second = c.submit(*denoise_args(steps=5), api_name="/denoise")
-    second.result(timeout=60)
-    assert time.time() - t0 < 8, "the cancelled run kept the worker busy"
+    time.sleep(0.5)
+    # The same request again: had its computation gone on, this would join it late and start mid-run.
+    again = c.submit(*denoise_args(steps=500, n=16), api_name="/denoise")
+    while not again.outputs():
+        time.sleep(0.05)
+    assert "starting" in again.outputs()[0][1], "the cancelled run's computation went on without viewers"
+    again.cancel()
 
 
 @pytest.mark.parametrize("bad, words", [  # Gradio's own checks first, then the demo's (demo/request.py)
@@ -144,3 +144,25 @@ def test_race_streams_both_samplers_with_their_times(server):
     assert np.array_equal(*arms(first[0]))  # the same x_T
     assert "DDPM: step 20/20" in last[1] and "DDIM: step 5/5" in last[1] and "both done" in last[1]
     assert last[0]["captions"][0].startswith("DDPM, 20 steps: ") and last[0]["captions"][1].startswith("DDIM, 5 steps: ")
+
+
+def test_a_small_classroom_shares_and_everyone_finishes(server):
+    """The load test of scripts/load_test.py in small: identical runs and distinct ones, all at once."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import load_test
+
+    out = load_test.classroom(server, identical=4, distinct=2, distinct_steps=5, default=tuple(denoise_args(steps=30, seed=77)))
+    assert out["errors"] == []
+    assert all("done" in r["status"] for r in out["results"])
+    assert out["first_frame_max_s"] < 30  # every client sees x_T; the 2 s bar is the script's, on a quiet machine
+
+
+def test_a_full_queue_is_a_message_not_a_hang(tmp_path):
+    with launched(tmp_path, {"DDPM_MAX_VIEWERS": "1"}) as (url, _):
+        c = client(url)
+        busy = [c.submit(*denoise_args(steps=500, n=2, seed=s), api_name="/denoise") for s in (1, 2)]  # one runs, one waits
+        time.sleep(1.0)
+        with pytest.raises(Exception, match="(?i)queue is full"):
+            c.submit(*denoise_args(steps=500, n=2, seed=3), api_name="/denoise").result(timeout=60)
+        for job in busy:
+            job.cancel()

@@ -1,0 +1,118 @@
+"""A classroom at once: start `python app.py` on loopback, time a warm solo run, then let many clients press Run together.
+
+    python scripts/load_test.py [--identical 20] [--distinct 10] [--distinct-steps 100] [--throughput] [--json runs/load.json]
+
+The identical clients ask for the default run (DDPM, 500 steps, seed 0, 16 + 16 sprites); the distinct ones for
+runs of --distinct-steps steps with seeds 1, 2, … Everything is bounded: the clients, their runs, and the server,
+which is stopped at the end. Prints each group's time to the first frame and to the end against the solo run,
+and with --throughput the sprite-steps a second of 1, 2, 4 and 8 concurrent runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from pathlib import Path
+
+from gradio_client import Client
+from serve import DEFAULT_RUN, served, timed_run
+
+BARS = {"first_frame_s": 2.0, "identical_vs_solo": 2.5, "all_vs_solo": 3.0}  # issue 15
+
+
+def together(url: str, requests: list[tuple]) -> tuple[list[dict], float]:
+    """Submit every request at once, each from its own client; each one's first frame, end, status or error, and the wall time."""
+    clients = [Client(url, verbose=False) for _ in requests]  # connected before the start, as students' pages are
+    results: list[dict] = [{} for _ in requests]
+    go = threading.Barrier(len(requests) + 1)
+
+    def one(i: int) -> None:
+        go.wait()
+        try:
+            r = timed_run(clients[i], requests[i])
+            results[i] = {"first_frame_s": r.first_frame, "total_s": r.total, "status": r.status}
+        except Exception as e:  # reported, not raised: every client's outcome counts
+            results[i] = {"error": f"{type(e).__name__}: {e}"}
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(requests))]
+    for th in threads:
+        th.start()
+    start = time.perf_counter()
+    go.wait()
+    for th in threads:
+        th.join(timeout=900)
+    return results, time.perf_counter() - start
+
+
+def run_args(steps: int, seed: int, n: int = 16) -> tuple:
+    """/denoise arguments: DDPM side by side, unconditional, λ = 1."""
+    return ("DDPM", steps, seed, n, "any", True, 1.0, True, "x_t", "all")
+
+
+def classroom(url: str, identical: int, distinct: int, distinct_steps: int, default: tuple = DEFAULT_RUN, seed0: int = 1) -> dict:
+    """The load: `identical` default runs and `distinct` runs of their own, all at once; a summary with the bars' ratios."""
+    client = Client(url, verbose=False)
+    # Warm, then the solo time, each with a seed of its own: a finished run is kept and replayed, and the
+    # load's identical runs must be computed, not replayed.
+    timed_run(client, (*default[:2], 10_000, *default[3:]))
+    solo = timed_run(client, (*default[:2], 10_001, *default[3:])).total
+    requests = [default] * identical + [run_args(distinct_steps, seed0 + i, default[3]) for i in range(distinct)]
+    results, wall = together(url, requests)
+    same, other = results[:identical], results[identical:]
+    errors = [r["error"] for r in results if "error" in r]
+    done = [r for r in results if "total_s" in r]
+    summary = {
+        "clients": len(results), "identical": identical, "distinct": distinct, "distinct_steps": distinct_steps,
+        "solo_s": solo, "wall_s": wall, "errors": errors,
+        "first_frame_max_s": max((r["first_frame_s"] for r in done), default=None),
+        "identical_max_s": max((r["total_s"] for r in same if "total_s" in r), default=None),
+        "distinct_max_s": max((r["total_s"] for r in other if "total_s" in r), default=None),
+        "all_done_s": max((r["total_s"] for r in done), default=None),
+        "results": results,
+    }
+    if summary["identical_max_s"] is not None:
+        summary["identical_vs_solo"] = summary["identical_max_s"] / solo
+    if summary["all_done_s"] is not None:
+        summary["all_vs_solo"] = summary["all_done_s"] / solo
+    return summary
+
+
+def throughput(url: str, counts: tuple[int, ...] = (1, 2, 4, 8), steps: int = 100, n: int = 16) -> list[dict]:
+    """Sprite-steps a second with k distinct runs at once (each 2n sprites × `steps`), through the API."""
+    rows = []
+    for k in counts:
+        results, wall = together(url, [run_args(steps, 50_000 + 100 * k + i, n) for i in range(k)])
+        rows.append({"runs": k, "wall_s": wall, "sprite_steps_per_s": k * 2 * n * steps / wall,
+                     "errors": [r["error"] for r in results if "error" in r]})
+        print(f"{k} runs at once: {rows[-1]['sprite_steps_per_s']:.0f} sprite-steps/s ({wall:.1f} s)", flush=True)
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--port", type=int, default=7863)
+    p.add_argument("--identical", type=int, default=20)
+    p.add_argument("--distinct", type=int, default=10)
+    p.add_argument("--distinct-steps", type=int, default=100)
+    p.add_argument("--throughput", action="store_true", help="also sprite-steps/s with 1, 2, 4, 8 runs at once")
+    p.add_argument("--json", default="runs/load.json", help="where to write the numbers (runs/ is not tracked)")
+    a = p.parse_args()
+    with served(a.port) as (url, _, serve_s):
+        out = {"served_s": serve_s}
+        if a.throughput:
+            out["throughput"] = throughput(url)
+        s = out["classroom"] = classroom(url, a.identical, a.distinct, a.distinct_steps)
+    print(f"warm solo default run {s['solo_s']:.1f} s; {s['clients']} clients at once, {len(s['errors'])} errors")
+    print(f"first frame at most {s['first_frame_max_s']:.2f} s (bar {BARS['first_frame_s']} s)")
+    print(f"identical runs done by {s['identical_max_s']:.1f} s = {s['identical_vs_solo']:.2f}× solo (bar {BARS['identical_vs_solo']}×)")
+    print(f"distinct runs done by {s['distinct_max_s']:.1f} s; everything by {s['all_done_s']:.1f} s = "
+          f"{s['all_vs_solo']:.2f}× solo (bar {BARS['all_vs_solo']}×)")
+    for e in s["errors"]:
+        print("error:", e)
+    Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.json).write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
