@@ -12,9 +12,8 @@ from safetensors.torch import load_file, save_file
 from .engine import pick_device
 from .unet import ContextUnet, UNetConfig
 
+# The one shipped model: the demo, the CLI, evaluate and bench all load it by default (weights/README.md).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "sprites.safetensors"
-# The live demo's model: a half-width net, about 2.5× cheaper a step on a CPU (weights/README.md).
-SMALL_WEIGHTS = DEFAULT_WEIGHTS.with_name("sprites-small.safetensors")
 
 
 class CheckpointError(RuntimeError):

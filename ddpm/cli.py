@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .checkpoint import DEFAULT_WEIGHTS, SMALL_WEIGHTS, CheckpointError, load_model, read_classes, read_meta
+from .checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, read_classes, read_meta
 from .data import load_sprites, to_uint8
 from .engine import export_ir, fast_model
 from .guidance import DEFAULT_GUIDANCE, MIXED, Guided, class_context
@@ -51,8 +51,7 @@ def cmd_train(a: argparse.Namespace) -> None:
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, ema=a.ema, p_uncond=a.p_uncond,
                       min_snr_gamma=a.min_snr_gamma, balance=a.balance,
                       flip=not a.no_flip, seed=a.seed, bf16=a.bf16, ckpt_every=a.ckpt_every, grid_every=a.grid_every,
-                      unet=UNetConfig(n_feat=a.n_feat, n_cfeat=len(data.classes), attention=not a.no_attention,
-                                     cond_in_blocks=a.cond_in_blocks))
+                      unet=UNetConfig(n_feat=a.n_feat, n_cfeat=len(data.classes), attention=not a.no_attention))
     command = "python -m ddpm " + shlex.join(sys.argv[1:])
     losses = train(data, a.out, cfg, resume=a.resume, init=a.init, command=command, data_name=Path(a.data).name)
     print(f"wrote {a.out}; mean loss over the last 200 steps {np.mean(losses[-200:]):.4f}")
@@ -109,7 +108,7 @@ def cmd_bench(a: argparse.Namespace) -> None:
         raise SystemExit(f"--ddim-steps ({a.ddim_steps}) cannot exceed --T ({a.T})")
     if a.threads:
         torch.set_num_threads(a.threads)
-    weights = a.weights or SMALL_WEIGHTS
+    weights = a.weights or DEFAULT_WEIGHTS
     model = load_model(weights, device="cpu")
     result = run_bench(model, default_cases(a.ddim_steps), Schedule(T=a.T), repeats=a.repeats, fast=fast_model(weights, "cpu"))
     result["weights"] = str(weights)
@@ -144,8 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-flip", action="store_true", help="no horizontal-flip augmentation")
     t.add_argument("--min-snr-gamma", type=float, default=0.0, help="min-SNR-γ loss weighting (0: off; 5 is the paper's)")
     t.add_argument("--balance", action="store_true", help="draw every class equally often")
-    t.add_argument("--cond-in-blocks", action="store_true", help="add the (t, c) embedding in every residual block")
-    t.add_argument("--n-feat", type=_positive(int), default=UNetConfig.n_feat)
+    t.add_argument("--n-feat", type=_positive(int), default=UNetConfig.n_feat, help="channels at 16×16, a multiple of 8")
     t.add_argument("--no-attention", action="store_true")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--ckpt-every", type=_positive(int), default=1000)
@@ -186,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     b = sub.add_parser("bench", help="time the course's loop against the fast path on this CPU")
-    b.add_argument("--weights", default=None, help=f"default: the demo's model, {SMALL_WEIGHTS}")
+    b.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")
     b.add_argument("--repeats", type=_positive(int), default=3)
     b.add_argument("--T", type=_positive(int), default=500, help="DDPM steps (500: the course's schedule)")
     b.add_argument("--ddim-steps", type=_positive(int), default=25)

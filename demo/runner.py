@@ -17,7 +17,7 @@ import torch
 from ddpm import Guided, Schedule, class_context, fast_model, read_classes, sampler, seeded_noise
 from ddpm.guidance import mix_context
 from ddpm.sampler import Step
-from ddpm.checkpoint import SMALL_WEIGHTS
+from ddpm.checkpoint import DEFAULT_WEIGHTS
 from ddpm.data import to_uint8
 from ddpm.engine import Engine
 
@@ -56,7 +56,7 @@ def load_demo_model(weights: str | Path | None = None, openvino: bool | None = N
     """Load the weights (DDPM_WEIGHTS, else the demo's default) on the sampling thread, on the fastest engine.
 
     DDPM_OPENVINO=0 keeps eager torch; errors are ddpm.CheckpointError."""
-    weights = Path(weights or os.environ.get("DDPM_WEIGHTS") or SMALL_WEIGHTS)
+    weights = Path(weights or os.environ.get("DDPM_WEIGHTS") or DEFAULT_WEIGHTS)
     if openvino is None:
         openvino = os.environ.get("DDPM_OPENVINO", "1") != "0"
     fast = on_sampler_thread(lambda: fast_model(weights, "cpu", openvino=openvino))

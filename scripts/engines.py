@@ -1,9 +1,10 @@
 """Time one forward pass of the demo's net on each engine, in one process: what ddpm.engine chooses between.
 
-    python scripts/engines.py [--weights weights/sprites-small.safetensors] [--compile]      (about a minute; --compile adds two)
+    python scripts/engines.py [--weights weights/sprites.safetensors] [--compile]      (about a minute; --compile adds two)
+    python scripts/engines.py --batches 32 64 128 256 384      (the cost per sprite as runs are batched together)
 
 Prints, per engine, the start-up (loading or compiling) and the median milliseconds of a forward pass at
-batch 16 and 32 (the demo's side by side is 16 + 16). torch.compile is timed only with --compile: it is not
+each batch, by default 16 and 32 (the demo's side by side is 16 + 16), and per sprite. torch.compile is timed only with --compile: it is not
 an engine the project uses, but the one it replaced.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm import load_model  # noqa: E402
-from ddpm.checkpoint import SMALL_WEIGHTS  # noqa: E402
+from ddpm.checkpoint import DEFAULT_WEIGHTS  # noqa: E402
 from ddpm.engine import OpenVINOEngine, TorchEngine, cpu_has_bf16, ir_path  # noqa: E402
 
 
@@ -38,8 +39,9 @@ def ms(fn, batch: int, reps: int = 60) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weights", default=str(SMALL_WEIGHTS))
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     p.add_argument("--compile", action="store_true", help="also time torch.compile (fp32, freezing, dynamic batch)")
+    p.add_argument("--batches", type=int, nargs="+", default=[16, 32])
     a = p.parse_args()
     model = load_model(a.weights, "cpu")
     engines = [("eager torch fp32", lambda: TorchEngine(model, bf16=False))]
@@ -56,13 +58,14 @@ def main() -> None:
                 ms(net, batch, reps=1)
             return net
         engines.append(("torch.compile fp32", compiled))
-    print(f"{'engine':28s} {'start-up s':>10s} {'ms b16':>8s} {'ms b32':>8s}")
+    print(f"{'engine':28s} {'start-up s':>10s} " + " ".join(f"{f'ms b{b}':>8s} {'/sprite':>8s}" for b in a.batches))
     for name, make in engines:
         start = time.perf_counter()
         engine = make()
         ready = time.perf_counter() - start
         label = f"{name} ({engine.name})" if hasattr(engine, "name") else name
-        print(f"{label:28s} {ready:10.2f} {ms(engine, 16):8.1f} {ms(engine, 32):8.1f}", flush=True)
+        times = [ms(engine, b, reps=max(5, 60 * 32 // b)) for b in a.batches]
+        print(f"{label:28s} {ready:10.2f} " + " ".join(f"{t:8.1f} {t / b:8.3f}" for t, b in zip(times, a.batches)), flush=True)
 
 
 if __name__ == "__main__":

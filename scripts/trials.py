@@ -25,11 +25,12 @@ from ddpm.evaluate import draw, features, frechet_distance, load_or_train_featur
 from ddpm.train import TrainConfig, train  # noqa: E402
 
 # EMA 0.995 here: at a thousand steps, 0.999 would still average in the first, untrained weights.
-BASE = TrainConfig(batch_size=128, lr=1e-3, ema=0.995, warmup=100, grid_every=0, ckpt_every=250, unet=UNetConfig(n_feat=32))
+BASE = TrainConfig(batch_size=128, lr=1e-3, ema=0.995, warmup=100, grid_every=0, ckpt_every=250, unet=UNetConfig(n_feat=16))
 # One lever each; the batch-64 trial takes twice the steps, so every trial sees the same sprites.
 TRIALS = {
     "baseline": {},
-    "cond-in-blocks": {"unet": replace(BASE.unet, cond_in_blocks=True)},
+    "n-feat-24": {"unet": replace(BASE.unet, n_feat=24)},
+    "n-feat-32": {"unet": replace(BASE.unet, n_feat=32)},
     "min-snr-5": {"min_snr_gamma": 5.0},
     "balanced": {"balance": True},
     "lr-2e-3": {"lr": 2e-3},

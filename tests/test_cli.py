@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from ddpm import Guided, Schedule, class_context, load_model, read_classes, sample, sample_ddim, seeded_noise
-from ddpm.checkpoint import DEFAULT_WEIGHTS, SMALL_WEIGHTS, read_meta
+from ddpm.checkpoint import DEFAULT_WEIGHTS, read_meta
 from ddpm.cli import main
 from ddpm.guidance import MIXED
 
 QUICK = ["--sampler", "ddim", "--steps", "5"]
 
 
-@pytest.mark.parametrize("path", [DEFAULT_WEIGHTS, SMALL_WEIGHTS], ids=["wide", "small"])
-def test_shipped_weights_draw_finite_sprites(path):
+def test_the_shipped_weights_draw_finite_sprites_in_seconds():
+    path = DEFAULT_WEIGHTS
     model = load_model(path, device="cpu")
     x_T, _ = seeded_noise(0, 5)
     c = class_context(MIXED, 5, read_classes(path))
@@ -54,8 +54,8 @@ def test_sample_animation_holds_a_frame_per_step_and_the_last(tmp_path, suffix):
 
 
 def test_info_prints_the_checkpoint_metadata(capsys):
-    main(["info", "--weights", str(SMALL_WEIGHTS)])
-    assert json.loads(capsys.readouterr().out) == read_meta(SMALL_WEIGHTS)
+    main(["info"])
+    assert json.loads(capsys.readouterr().out) == read_meta(DEFAULT_WEIGHTS)
 
 
 def test_sample_command_refuses_an_unknown_class(tmp_path):

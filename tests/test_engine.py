@@ -6,7 +6,7 @@ import torch
 
 from ddpm import ContextUnet, Schedule, UNetConfig, load_model, sample, sample_ddpm, save_model, seeded_noise
 from ddpm.bench import Case, forward_flops, reference_loop, run_bench
-from ddpm.checkpoint import DEFAULT_WEIGHTS, SMALL_WEIGHTS
+from ddpm.checkpoint import DEFAULT_WEIGHTS
 from ddpm.engine import OpenVINOEngine, TorchEngine, cpu_has_bf16, export_ir, fast_model, ir_path, use_bf16
 
 pytest.importorskip("openvino")
@@ -82,8 +82,8 @@ def test_eager_torch_serves_where_openvino_is_missing_or_its_ir_stale(tiny_weigh
     assert isinstance(fast_model(tiny_weights, "cpu", openvino=False), TorchEngine)
 
 
-@pytest.mark.parametrize("weights", [DEFAULT_WEIGHTS, SMALL_WEIGHTS], ids=["wide", "small"])
-def test_shipped_weights_have_their_ir_beside_them(weights):
+def test_the_shipped_weights_have_their_ir_beside_them():
+    weights = DEFAULT_WEIGHTS
     said = []
     ov = fast_model(weights, "cpu", bf16=False, log=said.append)
     assert isinstance(ov, OpenVINOEngine), said  # else: python -m ddpm export --weights FILE

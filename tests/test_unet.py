@@ -1,4 +1,5 @@
 """The U-Net: shapes, context, determinism."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -37,8 +38,29 @@ def test_timestep_changes_output(tiny_model):
         assert not torch.allclose(tiny_model(x, torch.tensor([10, 10])), tiny_model(x, torch.tensor([400, 400])))
 
 
-def test_default_config_size():
-    n = sum(p.numel() for p in ContextUnet().parameters())
-    course_size = sum(p.numel() for p in ContextUnet(UNetConfig(n_feat=64, attention=False)).parameters())
-    assert 300_000 < n < 600_000
-    assert 1_300_000 < course_size < 1_700_000  # the course's ContextUnet is about 1.5 M
+def test_parameters_in_closed_form():
+    """A ResBlock(i, o, e) holds two GroupNorms, two 3×3 convs, the embedding's linear map and a 1×1 shortcut where i ≠ o."""
+    def res(i, o, e):
+        return 2 * i + 2 * o + (9 * i * o + o) + (e * o + o) + (9 * o * o + o) + (i * o + o if i != o else 0)
+
+    n, k, e = 16, 5, 64
+    w = [16, 32, 64]
+    expected = (
+        (n * e + e + e * e + e) + (k * e + e + e * e + e)  # time and context MLPs
+        + (3 * 9 * n + n)  # in_conv
+        + res(w[0], w[0], e) + res(w[0], w[1], e) + res(w[1], w[2], e)  # down
+        + (2 * w[2] + 4 * w[2] * w[2] + 4 * w[2])  # attention: GroupNorm, in/out projections and their biases
+        + res(w[2], w[2], e)  # mid
+        + res(2 * w[2], w[2], e) + res(2 * w[1], w[1], e) + res(2 * w[0], w[0], e)  # up
+        + (w[2] * w[1] * 4 + w[1]) + (w[1] * w[0] * 4 + w[0])  # 2×2 transposed convs
+        + (2 * w[0] + 9 * w[0] * 3 + 3)  # out
+    )
+    assert sum(p.numel() for p in ContextUnet(UNetConfig(n_feat=16)).parameters()) == expected
+
+
+def test_config_checks_and_reads_back_from_json():
+    assert UNetConfig(channel_mult=[1, 2, 4]) == UNetConfig()  # JSON gives a list
+    with pytest.raises(ValueError):
+        UNetConfig(n_feat=20)  # GroupNorm's 8 groups
+    with pytest.raises(ValueError):
+        UNetConfig(height=18)  # not halvable twice
