@@ -136,12 +136,15 @@ def evaluate(model: Callable, data: Sprites, net: FeatureNet, *, n: int = 1000, 
     samplers = {"ddpm500_noise1": ("ddpm", 1.0), "ddpm500_noise0": ("ddpm", 0.0), "ddim25": ("ddim", 1.0)}
     for name, (kind, scale) in samplers.items():
         imgs = draw(model, kind, n, seed, noise_scale=scale, device=device)
+        nearest = nearest_rms(imgs, data.images)
         results[name] = {
             "fid": frechet_distance(features(net, imgs), real),
-            "near_copy_share": float((nearest_rms(imgs, data.images) < NEAR_COPY_RMS).mean()),
+            "near_copy_share": float((nearest < NEAR_COPY_RMS).mean()),
             "pixel_diversity": pixel_diversity(imgs),
         }
         log(f"{name:16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results[name].items()))
+        # How close samples come to the training tiles: memorisation shows as a low tail long before copies.
+        results[name]["nearest_rms_quantiles"] = {f"{q:g}": float(np.quantile(nearest, q)) for q in (0.0, 0.01, 0.05, 0.25, 0.5)}
     context = class_context(MIXED, n, data.classes)  # every class in turn, as `python -m ddpm sample` asks
     labels = context.argmax(1).numpy()
     results["class_accuracy"] = {}

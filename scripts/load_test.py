@@ -1,11 +1,12 @@
 """A classroom at once: start `python app.py` on loopback, time a warm solo run, then let many clients press Run together.
 
-    python scripts/load_test.py [--identical 20] [--distinct 10] [--distinct-steps 100] [--throughput] [--json runs/load.json]
+    python scripts/load_test.py [--identical 20] [--distinct 10] [--distinct-steps 100] [--throughput] [--memory] [--json runs/load.json]
 
 The identical clients ask for the default run (DDPM, 500 steps, seed 0, 16 + 16 sprites); the distinct ones for
 runs of --distinct-steps steps with seeds 1, 2, … Everything is bounded: the clients, their runs, and the server,
 which is stopped at the end. Prints each group's time to the first frame and to the end against the solo run,
-and with --throughput the sprite-steps a second of 1, 2, 4 and 8 concurrent runs.
+with --throughput the sprite-steps a second of 1, 2, 4 and 8 concurrent runs, and with --memory the server's
+resident memory over 100 runs.
 """
 from __future__ import annotations
 
@@ -89,6 +90,29 @@ def throughput(url: str, counts: tuple[int, ...] = (1, 2, 4, 8), steps: int = 10
     return rows
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def memory(url: str, pid: int, runs: int = 100) -> dict:
+    """The server's resident memory after 20 warm-up runs and after `runs` more, 4 at a time (short runs, distinct seeds)."""
+    def batch(seeds: range) -> None:
+        together(url, [run_args(20, 70_000 + s, 4) for s in seeds])
+
+    for k in range(0, 20, 4):
+        batch(range(k, k + 4))
+    before = rss_mb(pid)
+    for k in range(20, 20 + runs, 4):
+        batch(range(k, k + 4))
+    after = rss_mb(pid)
+    print(f"server memory {before:.0f} MB → {after:.0f} MB over {runs} runs", flush=True)
+    return {"runs": runs, "rss_before_mb": before, "rss_after_mb": after}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=7863)
@@ -96,13 +120,16 @@ def main() -> None:
     p.add_argument("--distinct", type=int, default=10)
     p.add_argument("--distinct-steps", type=int, default=100)
     p.add_argument("--throughput", action="store_true", help="also sprite-steps/s with 1, 2, 4, 8 runs at once")
+    p.add_argument("--memory", action="store_true", help="also the server's memory over 100 runs")
     p.add_argument("--json", default="runs/load.json", help="where to write the numbers (runs/ is not tracked)")
     a = p.parse_args()
-    with served(a.port) as (url, _, serve_s):
+    with served(a.port) as (url, proc, serve_s):
         out = {"served_s": serve_s}
         if a.throughput:
             out["throughput"] = throughput(url)
         s = out["classroom"] = classroom(url, a.identical, a.distinct, a.distinct_steps)
+        if a.memory:
+            out["memory"] = memory(url, proc.pid)
     print(f"warm solo default run {s['solo_s']:.1f} s; {s['clients']} clients at once, {len(s['errors'])} errors")
     print(f"first frame at most {s['first_frame_max_s']:.2f} s (bar {BARS['first_frame_s']} s)")
     print(f"identical runs done by {s['identical_max_s']:.1f} s = {s['identical_vs_solo']:.2f}× solo (bar {BARS['identical_vs_solo']}×)")

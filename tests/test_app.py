@@ -13,6 +13,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, launched
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from load_test import classroom, rss_mb  # noqa: E402
+
 gradio_client = pytest.importorskip("gradio_client")
 pytestmark = pytest.mark.slow  # a real server, launched here
 
@@ -102,13 +105,6 @@ def test_missing_weights_stop_startup_with_a_hint(tmp_path):
     assert "python -m ddpm train" in proc.stderr and "missing.safetensors" in proc.stderr
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
 def test_server_memory_does_not_grow_over_100_runs(server_proc):
     url, proc = server_proc
@@ -148,10 +144,7 @@ def test_race_streams_both_samplers_with_their_times(server):
 
 def test_a_small_classroom_shares_and_everyone_finishes(server):
     """The load test of scripts/load_test.py in small: identical runs and distinct ones, all at once."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import load_test
-
-    out = load_test.classroom(server, identical=4, distinct=2, distinct_steps=5, default=tuple(denoise_args(steps=30, seed=77)))
+    out = classroom(server, identical=4, distinct=2, distinct_steps=5, default=tuple(denoise_args(steps=30, seed=77)))
     assert out["errors"] == []
     assert all("done" in r["status"] for r in out["results"])
     assert out["first_frame_max_s"] < 30  # every client sees x_T; the 2 s bar is the script's, on a quiet machine

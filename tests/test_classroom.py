@@ -184,3 +184,13 @@ def test_rows_count_both_arms_and_guidance():
     assert rows(parse_request("DDPM", 5, 0, 16, None, True, 1.0, True)) == 32
     assert rows(parse_request("DDPM", 5, 0, 16, "hero", True, 1.0, True, 4.0)) == 64
     assert rows(parse_request("DDIM", 5, 0, 16, "hero", True, 1.0, True, 0.0)) == 16
+
+
+def test_a_run_in_line_says_its_place_in_both_languages():
+    from demo.i18n import ZH
+    from demo.runner import Frame
+
+    waiting = Frame(500, 0, 500, 0.0, (), queued=3)
+    assert waiting.status.startswith("t = 500 · pure noise x_T · waiting: 3 in line")
+    assert "排队中：第 3 位" in waiting.status_in(ZH)
+    assert Frame(500, 0, 500, 0.0, ()).status == "t = 500 · pure noise x_T · starting"

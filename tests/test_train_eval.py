@@ -120,5 +120,6 @@ def test_evaluate_end_to_end_with_a_model_that_copies_its_class_tile():
     res = evaluate(Oracle(to_tensor(data.images[:2])), data, net, n=8, seed=0, guidance=(0.0,), log=lambda *_: None)
     for name in ("ddpm500_noise1", "ddim25"):  # every sample is tile 0, exactly or to within a grey level
         assert res[name]["near_copy_share"] == 1 and res[name]["pixel_diversity"] < 2 / 255
+        assert res[name]["nearest_rms_quantiles"]["0.5"] < 2 / 255  # the median sample sits on a tile
     assert res["class_accuracy"] == {"w=0": {"block": 1.0, "bar": 1.0}}  # each class's tile, recognised
     assert res["fid_floor_real_vs_real"] < res["ddim25"]["fid"]  # one tile is not the data's spread
