@@ -17,7 +17,7 @@ from .export import frame_image, save_run
 from .forward import forward_frames
 from .i18n import error, language, line
 from .request import ALL_SPRITES, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
-from .runner import DemoModel, Frame, load_demo_model, on_sampler_thread, run
+from .runner import RUNS, DemoModel, Frame, load_demo_model, on_sampler_thread, run
 from .runner import race as race_run
 from .schedule_plot import schedule_image
 
@@ -26,6 +26,14 @@ PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
 # sampler's two threads want (docs/performance.md). 4 a second shows a 500-step run as about 35 frames,
 # more than the course's animation (a frame every 20 steps: 26).
 FPS = float(os.environ.get("DDPM_FPS", 4))
+# Updates a second the server sends to all viewers together. Each costs the server a few ms of the CPU the
+# batcher wants; with thirty viewers at 4 a second each, sampling ran at a third of its speed (docs/performance.md).
+UPDATES_PER_S = float(os.environ.get("DDPM_UPDATES_PER_S", 12))
+
+
+def gap() -> float:
+    """Seconds between one viewer's frames: 1/FPS alone, longer when many watch at once."""
+    return max(1 / FPS, RUNS.watching() / UPDATES_PER_S)
 
 
 @functools.cache
@@ -105,9 +113,9 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
         raise gr.Error(error(lang, e)) from None
     shared = run(served.fast, req, fps=FPS)  # one computation for every viewer of the same request
     plotted = -PLOT_EVERY
-    for frame in shared.watch():
+    for frame in shared.watch(gap=gap):
         plot = gr.skip()
-        if frame.elapsed - plotted >= PLOT_EVERY or frame.done == frame.total:
+        if frame.elapsed - plotted >= max(PLOT_EVERY, 2 * gap()) or frame.done == frame.total:  # a picture costs more than a frame
             plot, plotted = schedule_image(frame.t), frame.elapsed
         stage = render(frame, v, s)
         stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
@@ -157,7 +165,7 @@ def race(seed: float = 0, n: float = 16, ddpm_steps: float = Schedule.T, ddim_st
         v, s = parse_view(view, sprite)
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
-    for frame in race_run(served.fast, req.seed, req.n, req.steps, fast.steps, fps=FPS).watch():
+    for frame in race_run(served.fast, req.seed, req.n, req.steps, fast.steps, fps=FPS).watch(gap=gap):
         stage = render(frame, v, s)
         stage["captions"] = [line(lang, "race_caption", name=name, steps=steps, seconds=seconds)
                              for name, steps, seconds in zip(("DDPM", "DDIM"), (req.steps, fast.steps), frame.seconds)]

@@ -9,6 +9,7 @@ replays at once; memory stays bounded.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -63,21 +64,26 @@ class Run:
         """Finished every step, not stopped, no error."""
         return self.finished and self.error is None and not self.stop.is_set()
 
-    def watch(self, poll: float = 0.5) -> Iterator[Frame]:
+    def watch(self, poll: float = 0.5, gap: Callable[[], float] = lambda: 0.0) -> Iterator[Frame]:
         """The newest frame whenever the caller is ready, the last one always; while in line, the first with its place.
 
-        A viewer from the start sees the first frame (x_T) too; one who joins late starts at the newest."""
+        A viewer from the start sees the first frame (x_T) too; one who joins late starts at the newest.
+        After a frame, the next comes no sooner than `gap()` seconds later (the last one excepted)."""
         with self._cond:
             shown = -1 if not self.frames else len(self.frames) - 2  # index of the frame shown last
-        place = 0
+        place, due = 0, 0.0
         try:
             while True:
                 with self._cond:
-                    self._cond.wait_for(lambda: len(self.frames) - 1 > shown or self.finished, timeout=poll)
+                    self._cond.wait_for(lambda: self.finished or (len(self.frames) - 1 > shown and time.monotonic() >= due),
+                                        timeout=max(0.01, min(poll, due - time.monotonic())) if shown >= 0 else poll)
                     count, finished = len(self.frames), self.finished
+                if count - 1 > shown and time.monotonic() < due and not finished:
+                    continue
                 if count - 1 > shown:
                     shown = 0 if shown < 0 else count - 1
                     place = self.lane.place()
+                    due = time.monotonic() + gap()
                     yield replace(self.frames[shown], queued=place) if place else self.frames[shown]
                 elif finished:
                     break
@@ -115,6 +121,11 @@ class Runs:
         # Run threads do only the light per-step arithmetic: one OpenMP thread each, so that none
         # keeps a second team spinning beside the batcher's (docs/performance.md).
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="ddpm-run", initializer=lambda: torch.set_num_threads(1))
+
+    def watching(self) -> int:
+        """Viewers of live runs, all together."""
+        with self._lock:
+            return sum(run.viewers for run in self._live.values())
 
     def view(self, key: Hashable, model: Callable, sprites: int, produce: Producer) -> Run:
         """The run for `key`, joined as one more viewer; started (with `produce`) if none is live or kept."""

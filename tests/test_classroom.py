@@ -194,3 +194,20 @@ def test_a_run_in_line_says_its_place_in_both_languages():
     assert waiting.status.startswith("t = 500 · pure noise x_T · waiting: 3 in line")
     assert "排队中：第 3 位" in waiting.status_in(ZH)
     assert Frame(500, 0, 500, 0.0, ()).status == "t = 500 · pure noise x_T · starting"
+
+
+def test_a_viewer_is_paced_but_gets_the_last_frame(engine):
+    runs = Runs(Batcher())
+    req = parse_request("DDPM", 40, 9, 2, None, True, 1.0, False)
+
+    def slow(model, stop):
+        for frame in frames(model, req, fps=1e9, stop=stop):
+            time.sleep(0.005)
+            yield frame
+
+    shown, times = [], []
+    for frame in runs.view("paced", engine, rows(req), slow).watch(gap=lambda: 0.1):
+        shown.append(frame)
+        times.append(time.monotonic())
+    assert shown[0].done == 0 and shown[-1].done == 40 and len(shown) < 41
+    assert all(b - a >= 0.09 for a, b in zip(times[:-2], times[1:-1]))  # at most one frame per 0.1 s; the last at once
