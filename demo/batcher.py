@@ -74,7 +74,6 @@ class Batcher:
 
     def __init__(self, max_sprites: int = 256, threads: int | None = None) -> None:
         self.max_sprites = max_sprites
-        self.passes = 0  # forward passes run, for tests and measurements
         self._cond = threading.Condition()
         self._running: list[Lane] = []
         self._line: deque[Lane] = deque()
@@ -182,7 +181,6 @@ class Batcher:
                 # The all-zero context is "no class", what the U-Net uses for c = None.
                 c = torch.cat([_pad(a.c.to(x.dtype) if a.c is not None else x.new_zeros(len(a.x), k)) for a in asks])
             out = model(x, t, c)
-            self.passes += 1
             blocks = torch.split(out, [len(a.x) + (-len(a.x)) % ALIGN for a in asks])
         except BaseException as e:
             for a in asks:

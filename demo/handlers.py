@@ -17,8 +17,7 @@ from .export import frame_image, save_run
 from .forward import forward_frames
 from .i18n import error, language, line
 from .request import ALL_SPRITES, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
-from .runner import RUNS, DemoModel, Frame, load_demo_model, on_sampler_thread, run
-from .runner import race as race_run
+from .runner import RUNS, DemoModel, Frame, load_demo_model, on_sampler_thread, race_run, run
 from .schedule_plot import schedule_image
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker

@@ -179,7 +179,7 @@ def run(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[[],
                      lambda lane, stop: frames(lane, req, fps=fps, clock=clock, stop=stop))
 
 
-def race(model: Callable, seed: int, n: int, ddpm_steps: int, ddim_steps: int, *, fps: float = 25.0) -> Run:
+def race_run(model: Callable, seed: int, n: int, ddpm_steps: int, ddim_steps: int, *, fps: float = 25.0) -> Run:
     """The shared race of DDPM against DDIM (see race_frames)."""
     return RUNS.view(("race", model, seed, n, ddpm_steps, ddim_steps, fps), model, n,
                      lambda lane, stop: race_frames(lane, seed, n, ddpm_steps, ddim_steps, fps=fps, stop=stop))

@@ -2,7 +2,7 @@
 
 A run is deterministic (the settings and the seed fix every sprite), so when a class presses Run on
 the defaults, one computation serves them all. A viewer who joins late gets the frames so far at
-once (`Viewer.frames`), then the live ones. Stop from one viewer leaves the others watching; the
+once (`Run.frames`), then the live ones. Stop from one viewer leaves the others watching; the
 computation stops when its last viewer leaves. A few finished runs are kept, so a late press
 replays at once; memory stays bounded.
 """
@@ -14,7 +14,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-
 from typing import TYPE_CHECKING
 
 import torch
@@ -74,9 +73,10 @@ class Run:
         place, due = 0, 0.0
         try:
             while True:
+                wait = due - time.monotonic()  # > 0: this viewer's next frame is not due yet
                 with self._cond:
                     self._cond.wait_for(lambda: self.finished or (len(self.frames) - 1 > shown and time.monotonic() >= due),
-                                        timeout=max(0.01, min(poll, due - time.monotonic())) if shown >= 0 else poll)
+                                        timeout=min(poll, wait) if wait > 0 else poll)
                     count, finished = len(self.frames), self.finished
                 if count - 1 > shown and time.monotonic() < due and not finished:
                     continue
@@ -133,15 +133,14 @@ class Runs:
             run = self._live.get(key) or self._done.get(key)
             if run is not None and run.stop.is_set():
                 run = None  # a stopped run cannot be joined; start afresh
-            if run is None:
-                run = Run(self.batcher.lane(model, sprites), lambda r: self._ended(key, r))
-                self._live[key] = run
-                run.join()
-                self._pool.submit(run.work, produce)
-            else:
-                run.join()
-                if key in self._done:
-                    self._done.move_to_end(key)
+            started = run is None
+            if started:
+                run = self._live[key] = Run(self.batcher.lane(model, sprites), lambda r: self._ended(key, r))
+            elif key in self._done:
+                self._done.move_to_end(key)
+            run.join()
+        if started:
+            self._pool.submit(run.work, produce)
         return run
 
     def _ended(self, key: Hashable, run: Run) -> None:

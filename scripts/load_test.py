@@ -1,6 +1,7 @@
 """A classroom at once: start `python app.py` on loopback, time a warm solo run, then let many clients press Run together.
 
     python scripts/load_test.py [--identical 20] [--distinct 10] [--distinct-steps 100] [--throughput] [--memory] [--json runs/load.json]
+    python scripts/load_test.py --in-process      (the same throughput without a server: the batcher alone)
 
 The identical clients ask for the default run (DDPM, 500 steps, seed 0, 16 + 16 sprites); the distinct ones for
 runs of --distinct-steps steps with seeds 1, 2, … Everything is bounded: the clients, their runs, and the server,
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -90,6 +92,28 @@ def throughput(url: str, counts: tuple[int, ...] = (1, 2, 4, 8), steps: int = 10
     return rows
 
 
+def in_process(counts: tuple[int, ...] = (1, 2, 4, 8), steps: int = 100, n: int = 16) -> list[dict]:
+    """Sprite-steps a second with k distinct runs at once through the demo's run code in this process, no server."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from demo.request import parse_request
+    from demo.runner import load_demo_model, run
+
+    served = load_demo_model()
+    rows = []
+    for k in counts:
+        reqs = [parse_request("DDPM", steps, 60_000 + 100 * k + i, n, None, True, 1.0, True) for i in range(k)]
+        threads = [threading.Thread(target=lambda r=r: list(run(served.fast, r, fps=4).watch())) for r in reqs]
+        start = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        wall = time.perf_counter() - start
+        rows.append({"runs": k, "wall_s": wall, "sprite_steps_per_s": k * 2 * n * steps / wall})
+        print(f"{k} runs at once, in process: {rows[-1]['sprite_steps_per_s']:.0f} sprite-steps/s ({wall:.1f} s)", flush=True)
+    return rows
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process, from /proc (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -122,7 +146,11 @@ def main() -> None:
     p.add_argument("--throughput", action="store_true", help="also sprite-steps/s with 1, 2, 4, 8 runs at once")
     p.add_argument("--memory", action="store_true", help="also the server's memory over 100 runs")
     p.add_argument("--json", default="runs/load.json", help="where to write the numbers (runs/ is not tracked)")
+    p.add_argument("--in-process", action="store_true", help="only the throughput of 1, 2, 4, 8 runs in this process, no server")
     a = p.parse_args()
+    if a.in_process:
+        in_process()
+        return
     with served(a.port) as (url, proc, serve_s):
         out = {"served_s": serve_s}
         if a.throughput:

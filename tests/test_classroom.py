@@ -31,6 +31,15 @@ class Counting:
         return self.model(x, t, c)
 
 
+def slowly(req, pause):
+    """A producer of req's frames that takes `pause` seconds a step, so a test can act while it runs."""
+    def produce(model, stop):
+        for frame in frames(model, req, fps=1e9, stop=stop):
+            time.sleep(pause)
+            yield frame
+    return produce
+
+
 def _in_threads(jobs):
     out = [None] * len(jobs)
 
@@ -147,11 +156,7 @@ def test_stop_from_one_viewer_leaves_the_others_and_the_last_stops_it(engine):
     counting = Counting(engine)
     runs = Runs(Batcher())
     req = parse_request("DDPM", 500, 5, 2, None, True, 1.0, False)
-
-    def slow(model, stop):
-        for frame in frames(model, req, fps=1e9, stop=stop):
-            time.sleep(0.002)
-            yield frame
+    slow = slowly(req, 0.002)
 
     a = runs.view("k", counting, rows(req), slow).watch()
     b = runs.view("k", counting, rows(req), slow).watch()
@@ -199,11 +204,7 @@ def test_a_run_in_line_says_its_place_in_both_languages():
 def test_a_viewer_is_paced_but_gets_the_last_frame(engine):
     runs = Runs(Batcher())
     req = parse_request("DDPM", 40, 9, 2, None, True, 1.0, False)
-
-    def slow(model, stop):
-        for frame in frames(model, req, fps=1e9, stop=stop):
-            time.sleep(0.005)
-            yield frame
+    slow = slowly(req, 0.005)
 
     shown, times = [], []
     for frame in runs.view("paced", engine, rows(req), slow).watch(gap=lambda: 0.1):
