@@ -3,6 +3,7 @@
 Pure Python, numpy and torch, so it can be tested without a web server."""
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -34,7 +35,8 @@ MAX_BATCH = int(os.environ.get("DDPM_MAX_BATCH", 384))
 # Runs watched at once (app.py's concurrency); as many more may wait in Gradio's queue, then it refuses.
 MAX_VIEWERS = int(os.environ.get("DDPM_MAX_VIEWERS", 64))
 BATCHER = Batcher(max_sprites=MAX_BATCH)
-RUNS = Runs(BATCHER, workers=MAX_VIEWERS)
+RUNS = Runs(BATCHER)
+atexit.register(RUNS.close)  # Ctrl+C or a stopped Space: runs in flight stop at their next step
 T = TypeVar("T")
 
 

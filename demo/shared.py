@@ -12,7 +12,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -37,6 +36,7 @@ class Run:
         self.error: BaseException | None = None
         self.viewers = 0
         self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
         self._cond = threading.Condition()
         self._on_end = on_end
 
@@ -112,15 +112,12 @@ class Run:
 class Runs:
     """The server's runs by key: a new key starts a computation, a known one joins it."""
 
-    def __init__(self, batcher: Batcher, keep: int = 8, workers: int = 64) -> None:
+    def __init__(self, batcher: Batcher, keep: int = 8) -> None:
         self.batcher = batcher
         self.keep = keep
         self._live: dict[Hashable, Run] = {}
         self._done: OrderedDict[Hashable, Run] = OrderedDict()  # the last `keep` complete runs
         self._lock = threading.Lock()
-        # Run threads do only the light per-step arithmetic: one OpenMP thread each, so that none
-        # keeps a second team spinning beside the batcher's (docs/performance.md).
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="ddpm-run", initializer=lambda: torch.set_num_threads(1))
 
     def watching(self) -> int:
         """Viewers of live runs, all together."""
@@ -140,7 +137,10 @@ class Runs:
                 self._done.move_to_end(key)
             run.join()
         if started:
-            self._pool.submit(run.work, produce)
+            # A thread per run, never a bounded pool: a lane runs from the next step, and the batcher waits for
+            # every running lane's ask, so a run whose thread waited for a free worker would stall them all.
+            run.thread = threading.Thread(target=_work, args=(run, produce), name="ddpm-run", daemon=True)
+            run.thread.start()
         return run
 
     def _ended(self, key: Hashable, run: Run) -> None:
@@ -152,7 +152,25 @@ class Runs:
                 while len(self._done) > self.keep:
                     self._done.popitem(last=False)
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop every live run and wait for its thread: at exit, a thread killed inside a torch call aborts the interpreter."""
+        with self._lock:
+            live = list(self._live.values())
+        for run in live:
+            run.stop.set()
+            run.lane.leave()  # a run waiting for its step wakes with LaneClosed
+        for run in live:
+            if run.thread is not None:
+                run.thread.join(timeout)
+
     def counts(self) -> tuple[int, int]:
         """(live computations, kept finished ones)."""
         with self._lock:
             return len(self._live), len(self._done)
+
+
+def _work(run: Run, produce: Producer) -> None:
+    # Run threads do only the light per-step arithmetic: one OpenMP thread each, so that none
+    # keeps a second team spinning beside the batcher's (docs/performance.md).
+    torch.set_num_threads(1)
+    run.work(produce)

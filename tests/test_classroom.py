@@ -46,11 +46,12 @@ def _in_threads(jobs):
     def go(i, job):
         out[i] = job()
 
-    threads = [threading.Thread(target=go, args=(i, job)) for i, job in enumerate(jobs)]
+    threads = [threading.Thread(target=go, args=(i, job), daemon=True) for i, job in enumerate(jobs)]  # a hang fails, not blocks
     for th in threads:
         th.start()
+    deadline = time.monotonic() + 60
     for th in threads:
-        th.join(60)
+        th.join(max(0.0, deadline - time.monotonic()))
     return out
 
 
@@ -173,7 +174,9 @@ def test_stop_from_one_viewer_leaves_the_others_and_the_last_stops_it(engine):
     assert runs.counts() == (0, 0)  # neither live nor kept: a stopped run is not replayed
     fresh = runs.view("k", counting, rows(req), slow)
     assert fresh.frames == [] or fresh.frames[0].done == 0  # a new press starts afresh
-    fresh.watch().close()
+    watching = fresh.watch()
+    next(watching)
+    watching.close()  # its only viewer leaves: it stops
 
 
 def test_memory_of_finished_runs_is_bounded(engine):
@@ -212,3 +215,20 @@ def test_a_viewer_is_paced_but_gets_the_last_frame(engine):
         times.append(time.monotonic())
     assert shown[0].done == 0 and shown[-1].done == 40 and len(shown) < 41
     assert all(b - a >= 0.09 for a, b in zip(times[:-2], times[1:-1]))  # at most one frame per 0.1 s; the last at once
+
+
+def test_more_runs_than_viewers_allowed_all_finish(engine):
+    """Cancelled viewers leave their runs behind for a moment, so live runs can outnumber the queue's slots:
+    none may wait for a worker while the batcher waits for its ask (that deadlocked the whole server)."""
+    runs = Runs(Batcher(max_sprites=4 * 80))  # room for every run at once
+    reqs = [parse_request("DDIM", 3, seed, 1, None, True, 1.0, False) for seed in range(80)]
+    everyone = threading.Event()
+
+    def produce(model, stop, r):
+        everyone.wait(10)  # all 80 lanes are running before any asks for a step
+        yield from frames(model, r, fps=1e9, stop=stop)
+
+    watched = [runs.view(r.seed, engine, rows(r), lambda m, stop, r=r: produce(m, stop, r)) for r in reqs]
+    everyone.set()
+    last = _in_threads([lambda w=w: list(w.watch())[-1] for w in watched])
+    assert all(f is not None and f.done == 3 for f in last)
