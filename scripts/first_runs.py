@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from gradio_client import Client
-from serve import DEFAULT_RUN, served, timed_run
+from serve import DEFAULT_RUN, client, served, timed_run
 
 
 def main() -> None:
@@ -21,10 +20,10 @@ def main() -> None:
     a = p.parse_args()
     with served(a.port) as (url, _, serve_s):
         print(f"served after {serve_s:.1f} s")
-        client = Client(url, verbose=False)
+        api = client(url)
         for i in range(a.runs):
             # The default run first; then the same with other seeds, since a finished run is kept and replayed.
-            r = timed_run(client, (*DEFAULT_RUN[:2], i, *DEFAULT_RUN[3:]))
+            r = timed_run(api, (*DEFAULT_RUN[:2], i, *DEFAULT_RUN[3:]))
             print(f"run {i + 1}: first frame {r.first_frame:.2f} s, done after {r.total:.1f} s; {r.status}", flush=True)
 
 

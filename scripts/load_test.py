@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
 from pathlib import Path
 
-from gradio_client import Client
-from serve import DEFAULT_RUN, served, timed_run
+from serve import DEFAULT_RUN, client, served, timed_run
 
 BARS = {"first_frame_s": 2.0, "identical_vs_solo": 2.5, "all_vs_solo": 3.0}  # issue 15
 
 
 def together(url: str, requests: list[tuple]) -> tuple[list[dict], float]:
     """Submit every request at once, each from its own client; each one's first frame, end, status or error, and the wall time."""
-    clients = [Client(url, verbose=False) for _ in requests]  # connected before the start, as students' pages are
+    clients = [client(url) for _ in requests]  # connected before the start, as students' pages are
     results: list[dict] = [{} for _ in requests]
     go = threading.Barrier(len(requests) + 1)
 
@@ -53,21 +53,32 @@ def run_args(steps: int, seed: int, n: int = 16) -> tuple:
     return ("DDPM", steps, seed, n, "any", True, 1.0, True, "x_t", "all")
 
 
-def classroom(url: str, identical: int, distinct: int, distinct_steps: int, default: tuple = DEFAULT_RUN, seed0: int = 1) -> dict:
-    """The load: `identical` default runs and `distinct` runs of their own, all at once; a summary with the bars' ratios."""
-    client = Client(url, verbose=False)
+def cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system, all threads) a process has used so far, from /proc (Linux); this one if pid is None."""
+    fields = Path(f"/proc/{pid or 'self'}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15 of proc(5)
+
+
+def classroom(url: str, identical: int, distinct: int, distinct_steps: int, default: tuple = DEFAULT_RUN, seed0: int = 1,
+              server_pid: int | None = None) -> dict:
+    """The load: `identical` default runs and `distinct` runs of their own, all at once; a summary with the bars' ratios.
+
+    With `server_pid`, also the CPU seconds the server and these clients used during the load: they share the cores."""
+    api = client(url)
     # Warm, then the solo time, each with a seed of its own: a finished run is kept and replayed, and the
     # load's identical runs must be computed, not replayed.
-    timed_run(client, (*default[:2], 10_000, *default[3:]))
-    solo = timed_run(client, (*default[:2], 10_001, *default[3:])).total
+    timed_run(api, (*default[:2], 10_000, *default[3:]))
+    solo = timed_run(api, (*default[:2], 10_001, *default[3:])).total
     requests = [default] * identical + [run_args(distinct_steps, seed0 + i, default[3]) for i in range(distinct)]
+    cpu_before = (cpu_s(server_pid), cpu_s()) if server_pid else None
     results, wall = together(url, requests)
+    cpu = {"server_cpu_s": cpu_s(server_pid) - cpu_before[0], "clients_cpu_s": cpu_s() - cpu_before[1]} if cpu_before else {}
     same, other = results[:identical], results[identical:]
     errors = [r["error"] for r in results if "error" in r]
     done = [r for r in results if "total_s" in r]
     summary = {
         "clients": len(results), "identical": identical, "distinct": distinct, "distinct_steps": distinct_steps,
-        "solo_s": solo, "wall_s": wall, "errors": errors,
+        "solo_s": solo, "wall_s": wall, **cpu, "errors": errors,
         "first_frame_max_s": max((r["first_frame_s"] for r in done), default=None),
         "identical_max_s": max((r["total_s"] for r in same if "total_s" in r), default=None),
         "distinct_max_s": max((r["total_s"] for r in other if "total_s" in r), default=None),
@@ -155,10 +166,12 @@ def main() -> None:
         out = {"served_s": serve_s}
         if a.throughput:
             out["throughput"] = throughput(url)
-        s = out["classroom"] = classroom(url, a.identical, a.distinct, a.distinct_steps)
+        s = out["classroom"] = classroom(url, a.identical, a.distinct, a.distinct_steps, server_pid=proc.pid)
         if a.memory:
             out["memory"] = memory(url, proc.pid)
     print(f"warm solo default run {s['solo_s']:.1f} s; {s['clients']} clients at once, {len(s['errors'])} errors")
+    print(f"CPU during the load: server {s['server_cpu_s']:.0f} s, the {s['clients']} clients {s['clients_cpu_s']:.0f} s "
+          f"(2 cores × {s['wall_s']:.0f} s wall = {2 * s['wall_s']:.0f} s)")
     print(f"first frame at most {s['first_frame_max_s']:.2f} s (bar {BARS['first_frame_s']} s)")
     print(f"identical runs done by {s['identical_max_s']:.1f} s = {s['identical_vs_solo']:.2f}× solo (bar {BARS['identical_vs_solo']}×)")
     print(f"distinct runs done by {s['distinct_max_s']:.1f} s; everything by {s['all_done_s']:.1f} s = "

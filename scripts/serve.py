@@ -47,12 +47,28 @@ class Timed:
     status: str
 
 
-def timed_run(client, args: tuple = DEFAULT_RUN) -> Timed:
-    """Submit one /denoise run and wait for all of it (frames, then the files)."""
+def client(url: str):
+    """A gradio_client that costs the shared cores little: a student's browser runs elsewhere, the timing client here.
+
+    It fetches no output files (the schedule picture of every update): each fetch builds a TLS context, which
+    cost the loopback clients as much CPU as the server's sampling (docs/performance.md)."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, download_files=False)
+
+
+def timed_run(client, args: tuple = DEFAULT_RUN, poll: float = 0.01) -> Timed:
+    """Submit one /denoise run and wait for all of it, looking every `poll` seconds.
+
+    Not `for update in job`: that loop wakes every millisecond, and thirty of them took a core from the server."""
     start = time.perf_counter()
     first = None
     job = client.submit(*args, api_name="/denoise")
-    for _ in job:
-        first = first if first is not None else time.perf_counter() - start
+    while not job.done():
+        if first is None and job.outputs():
+            first = time.perf_counter() - start
+        time.sleep(poll)
+    job.result()  # raises the run's error, if any
     outputs = job.outputs()
-    return Timed(first or 0.0, time.perf_counter() - start, outputs[-1][1])  # outputs: stage, status, plot, …
+    end = time.perf_counter() - start
+    return Timed(first if first is not None else end, end, outputs[-1][1])  # outputs: stage, status, plot, …
