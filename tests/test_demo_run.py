@@ -78,7 +78,10 @@ def test_closing_run_stops_the_sampler(tiny_model):
     assert seen < 500
     import time
     time.sleep(0.2)
-    assert len(calls) == seen  # nothing more is computed
+    settled = len(calls)
+    assert settled <= seen + 1  # at most the step already in the batcher's hands
+    time.sleep(0.2)
+    assert len(calls) == settled  # then nothing more is computed
 
 
 def test_views_and_single_sprite(tiny_model):
