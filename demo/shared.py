@@ -40,8 +40,19 @@ class Run:
         self._cond = threading.Condition()
         self._on_end = on_end
 
+    def start(self, produce: Producer) -> None:
+        """Make the frames on a thread of the run's own.
+
+        Never a bounded pool: a lane runs from the next step, and the batcher waits for every running lane's
+        ask, so a run whose thread waited for a free worker would stall them all."""
+        self.thread = threading.Thread(target=self.work, args=(produce,), name="ddpm-run", daemon=True)
+        self.thread.start()
+
     def work(self, produce: Producer) -> None:
-        """Make the frames (on a run thread), one step at a time through the lane."""
+        """Make the frames (on the run's thread), one step at a time through the lane."""
+        # Run threads do only the light per-step arithmetic: one OpenMP thread each, so that none
+        # keeps a second team spinning beside the batcher's (docs/performance.md).
+        torch.set_num_threads(1)
         try:
             with self.lane:
                 for frame in produce(self.lane, self.stop):
@@ -105,8 +116,12 @@ class Run:
             self.viewers -= 1
             last = self.viewers == 0 and not self.finished
         if last:
-            self.stop.set()
-            self.lane.leave()  # frees its share now, and wakes it if it waits in line
+            self.halt()
+
+    def halt(self) -> None:
+        """Stop the computation at its next step."""
+        self.stop.set()
+        self.lane.leave()  # frees its share now, and wakes it if it waits for its step or in line
 
 
 class Runs:
@@ -137,10 +152,7 @@ class Runs:
                 self._done.move_to_end(key)
             run.join()
         if started:
-            # A thread per run, never a bounded pool: a lane runs from the next step, and the batcher waits for
-            # every running lane's ask, so a run whose thread waited for a free worker would stall them all.
-            run.thread = threading.Thread(target=_work, args=(run, produce), name="ddpm-run", daemon=True)
-            run.thread.start()
+            run.start(produce)
         return run
 
     def _ended(self, key: Hashable, run: Run) -> None:
@@ -157,8 +169,7 @@ class Runs:
         with self._lock:
             live = list(self._live.values())
         for run in live:
-            run.stop.set()
-            run.lane.leave()  # a run waiting for its step wakes with LaneClosed
+            run.halt()
         for run in live:
             if run.thread is not None:
                 run.thread.join(timeout)
@@ -168,9 +179,3 @@ class Runs:
         with self._lock:
             return len(self._live), len(self._done)
 
-
-def _work(run: Run, produce: Producer) -> None:
-    # Run threads do only the light per-step arithmetic: one OpenMP thread each, so that none
-    # keeps a second team spinning beside the batcher's (docs/performance.md).
-    torch.set_num_threads(1)
-    run.work(produce)

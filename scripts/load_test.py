@@ -171,7 +171,7 @@ def main() -> None:
             out["memory"] = memory(url, proc.pid)
     print(f"warm solo default run {s['solo_s']:.1f} s; {s['clients']} clients at once, {len(s['errors'])} errors")
     print(f"CPU during the load: server {s['server_cpu_s']:.0f} s, the {s['clients']} clients {s['clients_cpu_s']:.0f} s "
-          f"(2 cores × {s['wall_s']:.0f} s wall = {2 * s['wall_s']:.0f} s)")
+          f"({os.cpu_count()} cores × {s['wall_s']:.0f} s wall = {os.cpu_count() * s['wall_s']:.0f} s)")
     print(f"first frame at most {s['first_frame_max_s']:.2f} s (bar {BARS['first_frame_s']} s)")
     print(f"identical runs done by {s['identical_max_s']:.1f} s = {s['identical_vs_solo']:.2f}× solo (bar {BARS['identical_vs_solo']}×)")
     print(f"distinct runs done by {s['distinct_max_s']:.1f} s; everything by {s['all_done_s']:.1f} s = "
