@@ -7,7 +7,7 @@ import torch
 from ddpm import ContextUnet, Schedule, UNetConfig, load_model, sample, sample_ddpm, save_model, seeded_noise
 from ddpm.bench import Case, forward_flops, reference_loop, run_bench
 from ddpm.checkpoint import DEFAULT_WEIGHTS
-from ddpm.engine import OpenVINOEngine, TorchEngine, cpu_has_bf16, export_ir, fast_model, ir_path, use_bf16
+from ddpm.engine import CHUNK, ROWS, OpenVINOEngine, TorchEngine, cpu_has_bf16, export_ir, fast_model, ir_path, use_bf16
 
 pytest.importorskip("openvino")
 # OpenVINO's kernels sum in another order than torch's: 1e-4 of ε̂'s scale (about 1) is float32 round-off.
@@ -49,6 +49,18 @@ def test_openvino_computes_what_eager_torch_computes(tiny_weights, tiny_model):
     for ctx in (None, c):
         torch.testing.assert_close(ov(x, t, ctx), ref(x, t, ctx), atol=ATOL, rtol=0)
     torch.testing.assert_close(ov(x[:1], t[:1]), ref(x[:1], t[:1]), atol=ATOL, rtol=0)  # any batch, one included
+
+
+def test_openvino_cuts_a_large_batch_into_a_few_fixed_shapes(tiny_weights, tiny_model):
+    ov = fast_model(tiny_weights, "cpu", bf16=False)
+    ref = TorchEngine(tiny_model, bf16=False)
+    n = 2 * CHUNK + ROWS + 3  # two full chunks and a short one, padded
+    x, t = torch.randn(n, 3, 16, 16), torch.randint(1, 501, (n,))  # every row its own x and t: no row may take another's
+    c = torch.nn.functional.one_hot(torch.arange(n) % 5, 5).float()
+    torch.testing.assert_close(ov(x, t, c), ref(x, t, c), atol=ATOL, rtol=0)
+    for m in range(1, CHUNK + 1):
+        ov(x[:m], t[:m])
+    assert set(ov._compiled) <= set(range(ROWS, CHUNK + 1, ROWS))  # at most CHUNK / ROWS compiles, whatever the batches
 
 
 def test_a_sprite_does_not_change_with_the_batch_on_openvino(tiny_weights):
