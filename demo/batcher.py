@@ -4,7 +4,8 @@ Each run samples on a thread of its own with the library's sampler, calling its 
 The batcher's one thread waits until every running lane has asked for its step, concatenates the
 inputs (each run keeps its own t, context and guidance), runs the model once, and hands each lane
 its rows. A run joins at the next step and leaves when it is done. Past `max_sprites` a step, new
-runs wait in line and can say where they stand (`Lane.place`).
+runs wait in line and can say where they stand (`Lane.place`); the line is ordered by priority (the
+demo's: how many watch a run), then by arrival.
 
 The same thread runs other torch work (`call`): one OpenMP team does all of the server's heavy work
 (docs/performance.md, "one sampling thread").
@@ -46,9 +47,10 @@ class LaneClosed(RuntimeError):
 class Lane:
     """A run's place in the batcher; called like the U-Net, `lane(x, t, c)`, from the run's own thread."""
 
-    def __init__(self, batcher: Batcher, model: Callable[..., Tensor], sprites: int) -> None:
+    def __init__(self, batcher: Batcher, model: Callable[..., Tensor], sprites: int, priority: Callable[[], int]) -> None:
         self.batcher = batcher
         self.model = model
+        self.priority = priority  # read when the line is ordered: higher goes first
         self.sprites = sprites + (-sprites) % ALIGN  # the most rows it asks for in one call, aligned: its share of the bound
 
     def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
@@ -83,9 +85,9 @@ class Batcher:
         self._threads = threads or torch.get_num_threads()
         threading.Thread(target=self._loop, name="ddpm-sampler", daemon=True).start()
 
-    def lane(self, model: Callable[..., Tensor], sprites: int) -> Lane:
+    def lane(self, model: Callable[..., Tensor], sprites: int, priority: Callable[[], int] = lambda: 0) -> Lane:
         """A new run of `model` asking for up to `sprites` rows a step: it runs from the next step if it fits, else waits in line."""
-        lane = Lane(self, model, sprites)
+        lane = Lane(self, model, sprites, priority)
         with self._cond:
             self._line.append(lane)
             self._admit()
@@ -119,7 +121,7 @@ class Batcher:
 
     def _place(self, lane: Lane) -> int:
         with self._cond:
-            return self._line.index(lane) + 1 if lane in self._line else 0
+            return self._ordered_line().index(lane) + 1 if lane in self._line else 0
 
     def _leave(self, lane: Lane) -> None:
         with self._cond:
@@ -133,11 +135,17 @@ class Batcher:
             self._admit()
             self._cond.notify_all()
 
+    def _ordered_line(self) -> list[Lane]:
+        return sorted(self._line, key=lambda lane: -lane.priority())  # stable: in order of arrival among equals
+
     def _admit(self) -> None:
-        # In order of arrival; a run larger than the bound runs alone rather than never.
+        # Head of the line first, no overtaking (a large run is never passed over for ever by small ones);
+        # a run larger than the bound runs alone rather than never.
         used = sum(lane.sprites for lane in self._running)
-        while self._line and (not self._running or used + self._line[0].sprites <= self.max_sprites):
-            lane = self._line.popleft()
+        for lane in self._ordered_line():
+            if self._running and used + lane.sprites > self.max_sprites:
+                break
+            self._line.remove(lane)
             self._running.append(lane)
             used += lane.sprites
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .batcher import Batcher, Lane, LaneClosed
+from .batcher import Batcher, LaneClosed
 
 if TYPE_CHECKING:
     from .runner import Frame
@@ -29,8 +29,7 @@ Producer = Callable[[Callable, threading.Event], Iterator["Frame"]]
 class Run:
     """One computation and the frames it has made, for all of its viewers."""
 
-    def __init__(self, lane: Lane, on_end: Callable[[Run], None]) -> None:
-        self.lane = lane
+    def __init__(self, batcher: Batcher, model: Callable, sprites: int, on_end: Callable[[Run], None]) -> None:
         self.frames: list[Frame] = []
         self.finished = False
         self.error: BaseException | None = None
@@ -39,6 +38,8 @@ class Run:
         self.thread: threading.Thread | None = None
         self._cond = threading.Condition()
         self._on_end = on_end
+        # The most-watched run waiting goes first: a class's shared run before one student's own.
+        self.lane = batcher.lane(model, sprites, priority=lambda: self.viewers)
 
     def start(self, produce: Producer) -> None:
         """Make the frames on a thread of the run's own.
@@ -147,7 +148,7 @@ class Runs:
                 run = None  # a stopped run cannot be joined; start afresh
             started = run is None
             if started:
-                run = self._live[key] = Run(self.batcher.lane(model, sprites), lambda r: self._ended(key, r))
+                run = self._live[key] = Run(self.batcher, model, sprites, lambda r: self._ended(key, r))
             elif key in self._done:
                 self._done.move_to_end(key)
             run.join()

@@ -100,6 +100,19 @@ def test_past_the_bound_runs_wait_in_line_and_say_where(engine):
     big.leave()
 
 
+def test_the_most_watched_run_in_line_goes_first(engine):
+    batcher = Batcher(max_sprites=4)
+    viewers = {"running": 1, "one": 1, "class": 1, "also one": 1}
+    lanes = {name: batcher.lane(engine, 4, priority=lambda name=name: viewers[name]) for name in viewers}
+    assert [lanes[name].place() for name in viewers] == [0, 1, 2, 3]  # equals: in order of arrival
+    viewers["class"] = 20  # the class joins its run while it waits
+    assert [lanes[name].place() for name in viewers] == [0, 2, 1, 3]
+    lanes["running"].leave()
+    assert lanes["class"].place() == 0 and lanes["one"].place() == 1 and batcher.load() == (1, 2)
+    for lane in lanes.values():
+        lane.leave()
+
+
 def test_a_run_stopped_while_in_line_is_woken(engine):
     batcher = Batcher(max_sprites=4)
     first, waiting = batcher.lane(engine, 4), batcher.lane(engine, 4)
@@ -128,9 +141,9 @@ def test_identical_requests_are_computed_once_and_a_late_viewer_gets_the_frames_
 
     def produce(model, stop):
         for k, frame in enumerate(frames(model, req, fps=1e9, stop=stop)):
-            if k == 10:
-                gate.wait(10)  # hold the run here until the late viewer is in
             yield frame
+            if k == 10:
+                gate.wait(10)  # hold the run after its eleventh frame until the late viewer is in
 
     first = runs.view("key", counting, rows(req), produce)
     watching = first.watch()
