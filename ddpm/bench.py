@@ -61,15 +61,17 @@ def fast_run(fast: Callable, schedule: Schedule, case: Case) -> torch.Tensor:
     return sample(sampler(kind, fast, x_T, steps=case.ddim_steps, generator=gens, side_by_side=case.side_by_side, schedule=schedule))
 
 
+def seconds(fn: Callable[[], object]) -> float:
+    """Wall seconds of one call."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def timed(fn: Callable[[], object], repeats: int) -> list[float]:
     """Wall seconds of `repeats` calls, after one untimed warm-up call."""
     fn()
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
+    return [seconds(fn) for _ in range(repeats)]
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 1024, reps: int = 10) -> float:
@@ -87,8 +89,11 @@ def forward_flops(model: ContextUnet, batch: int) -> int:
     return counter.get_total_flops()
 
 
-def course_notebook(schedule: Schedule, n: int, repeats: int, log=print) -> dict:
-    """The anchor: the course notebook's net and loop, side by side as the notebook would run it (two loops of n)."""
+def course_notebook(schedule: Schedule, n: int, repeats: int, log=print, beside: Callable[[], object] | None = None) -> dict:
+    """The anchor: the course notebook's net and loop, side by side as the notebook would run it (two loops of n).
+
+    With `beside`, each timed notebook run is followed by one timed call of it (its warm-up was its own case),
+    and the pairs are kept: the machine's speed drifts within minutes, so a ratio of two cases timed apart is noisy."""
     torch.manual_seed(0)
     net = CourseContextUnet().eval()
 
@@ -97,11 +102,16 @@ def course_notebook(schedule: Schedule, n: int, repeats: int, log=print) -> dict
         notebook_sample(net, schedule, x_T)
         notebook_sample(net, schedule, x_T, noise=False)
 
-    times = timed(both, repeats)
+    both()  # warm-up
+    pairs = [(seconds(both), seconds(beside) if beside else None) for _ in range(repeats)]
+    times = [a for a, _ in pairs]
     row = {"case": f"course notebook {n}+{n}", "sprites": 2 * n, "steps": schedule.T, "median_s": statistics.median(times),
            "min_s": min(times), "max_s": max(times)}
     log(f"{row['case']:24s} {'notebook':9s} {row['median_s']:9.3f} {row['max_s'] - row['min_s']:9.3f}   "
         "(the course's ContextUnet, BatchNorm and all, eager fp32, its loop)")
+    if beside:
+        row["paired_s"] = [{"notebook": a, "beside": b} for a, b in pairs]
+        row["paired_speedup_median"] = statistics.median(a / b for a, b in pairs)
     return row
 
 
@@ -155,11 +165,14 @@ def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedu
         px = row["final_pixel_diff"]
         log(f"{'':24s} final sprites, fast vs reference: max |Δ| {px['max']}/255, mean {px['mean']:.2f}/255")
     if course:
-        anchor = course_notebook(schedule, 16, repeats, log)
-        side = [row for row in result["cases"] if row["side_by_side"]]
+        side = next((case for case in cases if case.side_by_side), None)
+        beside = (lambda: fast_run(fast, schedule, side)) if side else None
+        anchor = course_notebook(schedule, 16, repeats, log, beside=beside)
         if side:  # issue 13's bar: the demo's default run at least 10× faster than the notebook
-            anchor["fast_side_by_side_speedup"] = anchor["median_s"] / side[0]["fast"]["median_s"]
-            log(f"{'':24s} side by side on the fast path: {anchor['fast_side_by_side_speedup']:.1f}× faster than the notebook")
+            fast_s = next(row for row in result["cases"] if row["side_by_side"])["fast"]["median_s"]
+            anchor["fast_side_by_side_speedup"] = anchor["median_s"] / fast_s
+            log(f"{'':24s} side by side on the fast path: {anchor['fast_side_by_side_speedup']:.1f}× faster than the notebook; "
+                f"alternated, run for run: {anchor['paired_speedup_median']:.1f}× (median of {repeats})")
         result["course_notebook"] = anchor
     return result
 

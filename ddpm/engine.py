@@ -55,6 +55,12 @@ def _zero_context(x: Tensor, c: Tensor | None, n_cfeat: int) -> Tensor:
     return x.new_zeros(x.shape[0], n_cfeat) if c is None else c.to(x.dtype)
 
 
+def pad_rows(rows: Tensor, multiple: int) -> Tensor:
+    """`rows` padded to a multiple of `multiple` rows with copies of its last row (computed, then dropped by the caller)."""
+    extra = (-len(rows)) % multiple
+    return torch.cat([rows, rows[-1:].expand(extra, *rows.shape[1:])]) if extra else rows
+
+
 class TorchEngine:
     """Eager torch, called like the U-Net: the reference, and the fallback for every other engine."""
 
@@ -103,10 +109,10 @@ def export_ir(model: ContextUnet, weights: str | Path, out: str | Path | None = 
     return out
 
 
-# OpenVINO runs a model compiled for one fixed batch about 1.7× faster than one compiled for any batch,
-# and past about 32 rows a forward pass costs no less per sprite (docs/performance.md, "Engines"). So a
-# batch is cut into chunks of CHUNK rows, and a last, shorter chunk is padded to a multiple of ROWS: at
-# most CHUNK / ROWS shapes are ever compiled, each in a fraction of a second, on first use.
+# OpenVINO runs a model compiled for one fixed batch 1.2–1.7× faster than one compiled for any batch, and
+# past about 32 rows a forward pass costs no less per sprite (`python scripts/engines.py`; docs/performance.md,
+# "Engines"). So a batch is cut into chunks of CHUNK rows, and a last, shorter chunk is padded to a multiple
+# of ROWS: at most CHUNK / ROWS shapes are ever compiled, each in a fraction of a second, on first use.
 CHUNK = 32
 ROWS = 8
 
@@ -152,25 +158,19 @@ class OpenVINOEngine:
     def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
         """ε̂(x_t, t, c) in float32."""
         n = x.shape[0]
-        inputs = [x.detach().float().cpu().numpy(), t.reshape(-1).expand(n).long().cpu().numpy(),
-                  _zero_context(x, c, self.n_cfeat).detach().float().cpu().numpy()]
+        inputs = (x.detach().float().cpu(), t.reshape(-1).expand(n).long().cpu(),
+                  _zero_context(x, c, self.n_cfeat).detach().float().cpu())
         out = np.empty(x.shape, dtype=np.float32)
         for start in range(0, n, CHUNK):
+            chunk = [pad_rows(a[start:start + CHUNK], ROWS).numpy() for a in inputs]
             rows = min(CHUNK, n - start)
-            size = rows + (-rows) % ROWS
-            chunk = [_pad_rows(a[start:start + rows], size) for a in inputs]
-            out[start:start + rows] = self._request(size).infer(chunk)[0][:rows]
+            out[start:start + rows] = self._request(len(chunk[0])).infer(chunk)[0][:rows]
         return torch.from_numpy(out).to(x.device)
 
     @property
     def name(self) -> str:
         """The engine and precision, for status lines."""
         return f"OpenVINO {'bf16' if self.bf16 else 'fp32'}"
-
-
-def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
-    """`a` with copies of its last row appended up to `rows` rows (padding rows are computed and dropped)."""
-    return a if len(a) == rows else np.concatenate([a, np.repeat(a[-1:], rows - len(a), axis=0)])
 
 
 Engine = TorchEngine | OpenVINOEngine
@@ -192,4 +192,3 @@ def fast_model(weights: str | Path, device: torch.device | str | None = None, *,
         except Exception as e:  # a missing or stale IR, an unsupported CPU: the model still runs
             log(f"ddpm: OpenVINO failed ({type(e).__name__}: {e}); eager torch serves")
     return TorchEngine(model, bf16=bf16)
-

@@ -22,6 +22,8 @@ from typing import TypeVar
 import torch
 from torch import Tensor
 
+from ddpm.engine import pad_rows
+
 T = TypeVar("T")
 # Each run's rows start at a multiple of ALIGN in the shared batch, padded with copies of its last row:
 # eager fp32 then gives every sprite the same bits whatever the company (tests/test_classroom.py);
@@ -78,7 +80,7 @@ class Batcher:
         self.max_sprites = max_sprites
         self._cond = threading.Condition()
         self._running: list[Lane] = []
-        self._line: deque[Lane] = deque()
+        self._line: list[Lane] = []  # in order of arrival; admitted by _ordered_line
         self._asks: dict[Lane, _Ask] = {}
         self._tasks: deque[tuple[Callable[[], object], Future]] = deque()
         # Setting the thread count inside the thread gives it its own full OpenMP team (measured ~15 % faster).
@@ -181,13 +183,13 @@ class Batcher:
     def _step(self, model: Callable[..., Tensor], asks: list[_Ask]) -> None:
         """One forward pass for every ask; each gets its own rows back."""
         try:
-            x = torch.cat([_pad(a.x) for a in asks])
-            t = torch.cat([_pad(a.t) for a in asks])
+            x = torch.cat([pad_rows(a.x, ALIGN) for a in asks])
+            t = torch.cat([pad_rows(a.t, ALIGN) for a in asks])
             c = None
             if any(a.c is not None for a in asks):
                 k = next(a.c.shape[1] for a in asks if a.c is not None)
                 # The all-zero context is "no class", what the U-Net uses for c = None.
-                c = torch.cat([_pad(a.c.to(x.dtype) if a.c is not None else x.new_zeros(len(a.x), k)) for a in asks])
+                c = torch.cat([pad_rows(a.c.to(x.dtype) if a.c is not None else x.new_zeros(len(a.x), k), ALIGN) for a in asks])
             out = model(x, t, c)
             blocks = torch.split(out, [len(a.x) + (-len(a.x)) % ALIGN for a in asks])
         except BaseException as e:
@@ -196,9 +198,3 @@ class Batcher:
             return
         for a, block in zip(asks, blocks):
             a.out = block[:len(a.x)]
-
-
-def _pad(rows: Tensor) -> Tensor:
-    """`rows` padded to a multiple of ALIGN with copies of its last row."""
-    extra = (-len(rows)) % ALIGN
-    return torch.cat([rows, rows[-1:].expand(extra, *rows.shape[1:])]) if extra else rows

@@ -179,4 +179,3 @@ class Runs:
         """(live computations, kept finished ones)."""
         with self._lock:
             return len(self._live), len(self._done)
-

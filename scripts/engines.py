@@ -3,6 +3,7 @@
     python scripts/engines.py [--weights weights/sprites.safetensors] [--compile]      (about a minute; --compile adds two)
     python scripts/engines.py --batches 32 64 128 256 384      (the cost per sprite as runs are batched together)
 
+"OpenVINO, dynamic batch" is the IR compiled for any batch, as the engine ran it before its fixed-shape chunks.
 Prints, per engine, the start-up (loading or compiling) and the median milliseconds of a forward pass at
 each batch, by default 16 and 32 (the demo's side by side is 16 + 16), and per sprite. torch.compile is timed only with --compile: it is not
 an engine the project uses, but the one it replaced.
@@ -37,6 +38,15 @@ def ms(fn, batch: int, reps: int = 60) -> float:
     return statistics.median(times) * 1e3
 
 
+def dynamic_openvino(weights: str):
+    """The IR compiled as it is written, for any batch: what OpenVINOEngine's fixed-shape chunks replaced."""
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(str(ir_path(weights)), "CPU", {"PERFORMANCE_HINT": "LATENCY",
+                                       "INFERENCE_NUM_THREADS": torch.get_num_threads(), "ENABLE_CPU_PINNING": False})
+    return lambda x, t, c: torch.from_numpy(compiled([x.numpy(), t.numpy(), c.numpy()])[0])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
@@ -48,6 +58,7 @@ def main() -> None:
     if cpu_has_bf16():
         engines.append(("eager torch bf16 autocast", lambda: TorchEngine(model, bf16=True)))
     engines.append(("OpenVINO", lambda: OpenVINOEngine(ir_path(a.weights), a.weights, model.config.n_cfeat)))
+    engines.append(("OpenVINO, dynamic batch", lambda: dynamic_openvino(a.weights)))
     if a.compile:
         def compiled():
             import torch._inductor.config as inductor

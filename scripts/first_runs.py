@@ -20,17 +20,14 @@ from serve import DEFAULT_RUN, ROOT, client, served, timed_run
 
 def sampling_alone():
     """A function that samples the default run (16 + 16, 500 steps) on the fast path and returns its seconds."""
-    import torch
-
     sys.path.insert(0, str(ROOT))
-    from ddpm.bench import Case, fast_run
+    from ddpm.bench import default_cases, fast_run
     from ddpm.checkpoint import DEFAULT_WEIGHTS
     from ddpm.engine import fast_model
     from ddpm.schedule import Schedule
 
-    torch.set_num_threads(2)  # the server's batcher samples with both cores too
-    fast = fast_model(ROOT / DEFAULT_WEIGHTS, "cpu")
-    case = Case("side-by-side 16+16", 32, side_by_side=True)
+    fast = fast_model(DEFAULT_WEIGHTS, "cpu")
+    case = next(c for c in default_cases() if c.side_by_side)  # the demo's default run, as bench times it
 
     def once() -> float:
         start = time.perf_counter()

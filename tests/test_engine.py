@@ -122,6 +122,9 @@ def test_bench_rows_are_consistent_with_their_timings(tiny_model):
     notebook = result["course_notebook"]
     assert notebook["steps"] == 4
     assert notebook["fast_side_by_side_speedup"] == pytest.approx(notebook["median_s"] / result["cases"][1]["fast"]["median_s"])
+    (pair,) = notebook["paired_s"]  # the notebook run and the fast side by side right after it
+    assert notebook["paired_speedup_median"] == pytest.approx(pair["notebook"] / pair["beside"])
+    assert pair["notebook"] == notebook["median_s"]
     assert [row["case"] for row in result["cases"]] == ["ddpm", "side", "ddim"]
     for row, steps in zip(result["cases"], (4, 4, 2)):
         ref, ours = row["reference"], row["fast"]
