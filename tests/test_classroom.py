@@ -113,6 +113,24 @@ def test_the_most_watched_run_in_line_goes_first(engine):
         lane.leave()
 
 
+def test_a_run_in_line_moves_up_as_viewers_join_it(engine):
+    runs = Runs(Batcher(max_sprites=4))  # one run at a time
+    req = parse_request("DDIM", 3, 0, 1, None, True, 1.0, False)
+    gate = threading.Event()
+
+    def produce(model, stop):
+        gate.wait(10)  # the first run holds the batcher while the line forms
+        yield from frames(model, req, fps=1e9, stop=stop)
+
+    a, b, c = (runs.view(key, engine, rows(req), produce) for key in "abc")
+    assert (a.lane.place(), b.lane.place(), c.lane.place()) == (0, 1, 2)
+    assert runs.view("c", engine, rows(req), produce) is c  # a second student presses Run on c
+    assert (b.lane.place(), c.lane.place()) == (2, 1)
+    gate.set()
+    last = _in_threads([lambda r=r: list(r.watch())[-1] for r in (a, b, c, c)])
+    assert all(f is not None and f.done == 3 for f in last)
+
+
 def test_a_run_stopped_while_in_line_is_woken(engine):
     batcher = Batcher(max_sprites=4)
     first, waiting = batcher.lane(engine, 4), batcher.lane(engine, 4)
