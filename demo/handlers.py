@@ -128,10 +128,12 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
 def downloads(frames: list[Frame] | None, view: str):
     """The last run as GIF, MP4 and PNG, made after the run (its own event), so no run waits for the encoding."""
     if not frames:
-        return None
-    # Gradio copies the files into its own cache (cleaned by delete_cache), so ours can go at once.
+        yield None
+        return
+    # Gradio copies a yielded file into its own cache (cleaned by delete_cache) before it resumes the
+    # generator, so ours go once it has: a `return` inside the `with` removed them before Gradio's copy.
     with tempfile.TemporaryDirectory(prefix="ddpm-run-") as folder:
-        return [str(p) for p in save_run(frames, parse_view(view, ALL_SPRITES)[0], folder)]
+        yield [str(p) for p in save_run(frames, parse_view(view, ALL_SPRITES)[0], folder)]
 
 
 def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str, request: gr.Request = None):

@@ -65,8 +65,12 @@ def main() -> None:
             new MutationObserver(() => window.__frames.push(performance.now()))
                 .observe(document.querySelector('#stage'), {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
         }""")
+        seed = page.get_by_role("spinbutton", name="number input for seed", exact=True)
         status = page.get_by_text("frames shown")
         for i in range(a.runs):
+            # Seeds 0, 1, …: a finished run is kept, and pressing Run on it again replays it instead of sampling.
+            seed.fill(str(i))
+            seed.press("Enter")
             cpu0 = (cpu_seconds(a.server_pid), chromium_seconds()) if a.server_pid else None
             page.evaluate("() => { window.__frames = []; window.__click = performance.now(); }")
             run.click()

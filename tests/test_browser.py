@@ -56,6 +56,12 @@ def test_page_runs_and_streams(server, tmp_path):
         scrub.press("Enter")
         page.get_by_text("pure noise").first.wait_for(timeout=10_000)
 
+        # The run's files arrive after it (their own event), and each can be fetched.
+        for name in ("denoising.gif", "denoising.mp4", "final.png"):
+            link = page.locator(f'a[href$="/{name}"]').first  # the link's text is the file's size
+            link.wait_for(timeout=60_000)
+            assert page.request.get(link.get_attribute("href")).ok, name
+
         # Stop freezes a long run: the status no longer moves.
         steps.fill("500")
         steps.press("Enter")
