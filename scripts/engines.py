@@ -3,7 +3,8 @@
     python scripts/engines.py [--weights weights/sprites.safetensors] [--compile]      (about a minute; --compile adds two)
     python scripts/engines.py --batches 32 64 128 256 384      (the cost per sprite as runs are batched together)
 
-"OpenVINO, dynamic batch" is the IR compiled for any batch, as the engine ran it before its fixed-shape chunks.
+"OpenVINO" is the engine the demo serves (fixed-shape chunks side by side, a core each); "chunks in turn" the same
+chunks one after another on all cores, and "dynamic batch" the IR compiled for any batch: what it replaced.
 Prints, per engine, the start-up (loading or compiling) and the median milliseconds of a forward pass at
 each batch, by default 16 and 32 (the demo's side by side is 16 + 16), and per sprite. torch.compile is timed only with --compile: it is not
 an engine the project uses, but the one it replaced.
@@ -11,17 +12,19 @@ an engine the project uses, but the one it replaced.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm import load_model  # noqa: E402
 from ddpm.checkpoint import DEFAULT_WEIGHTS  # noqa: E402
-from ddpm.engine import OpenVINOEngine, TorchEngine, cpu_has_bf16, ir_path  # noqa: E402
+from ddpm.engine import CHUNK, ROWS, OpenVINOEngine, TorchEngine, cpu_has_bf16, ir_path, pad_rows  # noqa: E402
 
 
 def ms(fn, batch: int, reps: int = 60) -> float:
@@ -38,13 +41,31 @@ def ms(fn, batch: int, reps: int = 60) -> float:
     return statistics.median(times) * 1e3
 
 
-def dynamic_openvino(weights: str):
-    """The IR compiled as it is written, for any batch: what OpenVINOEngine's fixed-shape chunks replaced."""
+def latency_openvino(weights: str, chunk: int | None = None):
+    """The IR compiled for all cores, one request at a time: for any batch (chunk None), or in fixed chunks of at
+    most `chunk` rows run in turn, a short one padded to a multiple of ROWS: what OpenVINOEngine replaced."""
     import openvino as ov
 
-    compiled = ov.Core().compile_model(str(ir_path(weights)), "CPU", {"PERFORMANCE_HINT": "LATENCY",
-                                       "INFERENCE_NUM_THREADS": torch.get_num_threads(), "ENABLE_CPU_PINNING": False})
-    return lambda x, t, c: torch.from_numpy(compiled([x.numpy(), t.numpy(), c.numpy()])[0])
+    core = ov.Core()
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads(), "ENABLE_CPU_PINNING": False}
+    if chunk is None:
+        compiled = core.compile_model(str(ir_path(weights)), "CPU", config)
+        return lambda x, t, c: torch.from_numpy(compiled([x.numpy(), t.numpy(), c.numpy()])[0])
+
+    @functools.cache
+    def shaped(rows: int):
+        model = core.read_model(str(ir_path(weights)))
+        model.reshape({i: [rows, *model.input(i).get_partial_shape()[1:]] for i in range(len(model.inputs))})
+        return core.compile_model(model, "CPU", config)
+
+    def in_turn(x, t, c):
+        parts = []
+        for s in range(0, len(x), chunk):
+            padded = [pad_rows(a[s:s + chunk], ROWS).numpy() for a in (x, t, c)]
+            parts.append(shaped(len(padded[0]))(padded)[0][:len(x) - s])
+        return torch.from_numpy(np.concatenate(parts))
+    shaped(chunk)
+    return in_turn
 
 
 def main() -> None:
@@ -58,7 +79,8 @@ def main() -> None:
     if cpu_has_bf16():
         engines.append(("eager torch bf16 autocast", lambda: TorchEngine(model, bf16=True)))
     engines.append(("OpenVINO", lambda: OpenVINOEngine(ir_path(a.weights), a.weights, model.config.n_cfeat)))
-    engines.append(("OpenVINO, dynamic batch", lambda: dynamic_openvino(a.weights)))
+    engines.append(("OpenVINO, chunks in turn", lambda: latency_openvino(a.weights, CHUNK)))
+    engines.append(("OpenVINO, dynamic batch", lambda: latency_openvino(a.weights)))
     if a.compile:
         def compiled():
             import torch._inductor.config as inductor

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -47,6 +49,11 @@ class Timed:
     status: str
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
 def client(url: str):
     """A gradio_client that costs the shared cores little: a student's browser runs elsewhere, the timing client here.
 
@@ -54,7 +61,10 @@ def client(url: str):
     cost the loopback clients as much CPU as the server's sampling (docs/performance.md)."""
     from gradio_client import Client
 
-    return Client(url, verbose=False, download_files=False)
+    # One TLS context for every request of every client: gradio_client hands `ssl_verify` to each httpx call
+    # as `verify`, and httpx builds a fresh context (loading the CA bundle, ~20 ms of CPU) for a bool, but
+    # uses a context it is given. Thirty clients pressing Run at once built ~100 of them, on the server's cores.
+    return Client(url, verbose=False, download_files=False, ssl_verify=_tls_context())
 
 
 def timed_run(client, args: tuple = DEFAULT_RUN, poll: float = 0.01) -> Timed:
