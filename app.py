@@ -10,7 +10,7 @@ import gradio as gr
 
 from demo import (ANY_CLASS, DDIM_STEPS, DEFAULT_GUIDANCE, FORWARD_SOURCES, I18N, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES,
                   MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError, compare, default_steps, denoise, downloads, final_frame,
-                  first_schedule_image, forward, label, model, race, random_seed, show_frame)
+                  first_schedule_image, forward, label, model, race, random_seed, scrubber, show_frame)
 
 # Both arms in one HTML element, each frame's grids inline as tiny PNG data URLs (16 px a sprite), which
 # the browser scales up without blurring. Before the first run both halves are empty boxes; a run
@@ -85,10 +85,10 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
 
     # guidance and mix last, so that API calls written before them still work (they have defaults).
     inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance, mix]
-    outputs = [stage, status, plot, scrub, frames]
     # Runs, the forward process and races all wait on the one batcher (demo/batcher.py), not on Gradio's queue.
     runs = dict(concurrency_limit=MAX_VIEWERS, concurrency_id="runs", show_progress="hidden")
-    run_event = run_btn.click(denoise, inputs, outputs, api_name="denoise", **runs)
+    run_event = run_btn.click(denoise, inputs, [stage, status, plot, frames], api_name="denoise", **runs)
+    run_event.success(scrubber, frames, scrub, api_visibility="private", show_progress="hidden")
     # The files after the run, one encoding at a time: no run, and no other viewer's, waits for them.
     run_event.success(downloads, [frames, view], files, api_visibility="private", concurrency_limit=1, concurrency_id="downloads")
     stop_btn.click(None, cancels=[run_event])

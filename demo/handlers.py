@@ -18,7 +18,7 @@ from .forward import forward_frames
 from .i18n import error, language, line
 from .request import ALL_SPRITES, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
 from .runner import RUNS, DemoModel, Frame, load_demo_model, on_sampler_thread, race_run, run
-from .schedule_plot import schedule_image
+from .schedule_plot import schedule_png
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
 # Frames a second sent to the browser, at most. Every frame costs the server and the browser CPU that the
@@ -43,12 +43,18 @@ def model() -> DemoModel:
 
 def first_schedule_image():
     """The schedule picture before any run, drawn on the sampling thread (the only one that does torch work)."""
-    return on_sampler_thread(lambda: schedule_image(None))
+    return on_sampler_thread(lambda: schedule_png(None))
+
+
+@functools.lru_cache(maxsize=64)
+def _pictures(frame: Frame, view: int, sprite: int | None) -> tuple[str, ...]:
+    # Viewers of a shared run are shown the same few frames: each is drawn and encoded once, not once a viewer.
+    return tuple(png_data_url(frame_image(frame, arm, view, sprite)) for arm in range(len(frame.arms)))
 
 
 def render(frame: Frame, view: int, sprite: int | None) -> dict:
     """The stage's value: each arm's chosen view as a PNG data URL (right: None without the z = 0 arm)."""
-    arms = [png_data_url(frame_image(frame, arm, view, sprite)) for arm in range(len(frame.arms))]
+    arms = _pictures(frame, view, sprite)
     return {"left": arms[0], "right": arms[1] if len(arms) > 1 else None}
 
 
@@ -82,7 +88,7 @@ def forward(seed: float = 0, n: float = 16, source: str = FORWARD_SOURCES[0], vi
         stage["right"] = render(nearest(frames, frame.t), v, s)["left"] if frames else None
         stage["captions"] = [line(lang, "forward_caption"), line(lang, "beside_caption") if frames else ""]
         tail = line(lang, "done" if frame.done == frame.total else "noising")
-        yield stage, line(lang, "forward", t=frame.t, origin=origin, tail=tail), schedule_image(frame.t), shown, gr.skip()
+        yield stage, line(lang, "forward", t=frame.t, origin=origin, tail=tail), schedule_png(frame.t), shown, gr.skip()
     yield gr.skip(), gr.skip(), gr.skip(), shown, gr.Slider(visible=True, interactive=True, value=Schedule.T)
 
 
@@ -96,13 +102,13 @@ def compare(t: int, forward_shown: list[Frame] | None, frames: list[Frame] | Non
     stage["right"] = render(nearest(frames, ahead.t), v, s)["left"] if frames else None
     lang = language(request)
     stage["captions"] = [line(lang, "forward_caption"), line(lang, "beside_caption") if frames else ""]
-    return stage, line(lang, "compare", t=ahead.t), schedule_image(ahead.t)
+    return stage, line(lang, "compare", t=ahead.t), schedule_png(ahead.t)
 
 
 def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
             side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULT_GUIDANCE, mix: str = "",
             request: gr.Request = None):
-    """Stream a run: both arms, status line and schedule marker per frame; then scrubbing and downloads."""
+    """Stream a run: both arms, status line and schedule marker per frame; at the end, its frames for scrubbing and downloads."""
     served, lang = model(), language(request)
     try:
         req = parse_request(sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, guidance, mix,
@@ -111,18 +117,25 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
     shared = run(served.fast, req, fps=FPS)  # one computation for every viewer of the same request
-    plotted = -PLOT_EVERY
+    plot, plotted = None, -PLOT_EVERY
     for frame in shared.watch(gap=gap):
-        plot = gr.skip()
-        if frame.elapsed - plotted >= max(PLOT_EVERY, 2 * gap()) or frame.done == frame.total:  # a picture costs more than a frame
-            plot, plotted = schedule_image(frame.t), frame.elapsed
+        if frame.elapsed - plotted >= max(PLOT_EVERY, 2 * gap()) or frame.done == frame.total:  # the browser fetches each new picture
+            plot, plotted = schedule_png(frame.t), frame.elapsed
         stage = render(frame, v, s)
         stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
-        yield stage, frame.status_in(lang), plot, gr.skip(), gr.skip()
+        # The last picture again, not gr.skip(): Gradio rebuilds a skipped component on every update (1.4 ms),
+        # and finds a file it has already copied in its cache. No scrub slider here for the same reason.
+        yield stage, frame.status_in(lang), plot, gr.skip()
     frames = list(shared.frames)  # every frame of the run, a late viewer's included
-    scrub = gr.Slider(minimum=0, maximum=len(frames) - 1, value=len(frames) - 1, step=1, visible=True, interactive=True)
     shown = line(lang, "shown", frames=len(frames), engine=served.fast.name)
-    yield gr.skip(), f"{frames[-1].status_in(lang)} · {shown}", gr.skip(), scrub, frames
+    yield gr.skip(), f"{frames[-1].status_in(lang)} · {shown}", gr.skip(), frames
+
+
+def scrubber(frames: list[Frame] | None):
+    """The scrub slider over a finished run's frames, at its last (after the run, an event of its own)."""
+    if not frames:
+        return gr.skip()
+    return gr.Slider(minimum=0, maximum=len(frames) - 1, value=len(frames) - 1, step=1, visible=True, interactive=True)
 
 
 def downloads(frames: list[Frame] | None, view: str):
@@ -144,7 +157,7 @@ def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str, r
     lang = language(request)
     stage = render(frame, *parse_view(view, sprite))
     stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
-    return stage, frame.status_in(lang), schedule_image(frame.t)
+    return stage, frame.status_in(lang), schedule_png(frame.t)
 
 
 def final_frame(*args) -> tuple:

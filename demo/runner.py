@@ -68,7 +68,7 @@ def load_demo_model(weights: str | Path | None = None, openvino: bool | None = N
     return DemoModel(fast, read_classes(weights), weights)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # equal only to itself: hashable, so its pictures can be cached (demo/handlers.py)
 class Frame:
     """What the browser shows after `done` of `total` steps: per arm, x_t, ε̂ and x̂0 as uint8 sprites."""
 
@@ -124,7 +124,7 @@ def frames(model: Callable, req: Request, *, fps: float = 25.0, clock: Callable[
             yield Frame(int(timesteps[req.steps - done]), done, req.steps, now - start, _views(step.x, step.eps, step.x0, req.n, arms))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RaceFrame(Frame):
     """A frame of DDPM against DDIM: arms (DDPM, DDIM), each with its own steps done and seconds of its own steps."""
 

@@ -47,7 +47,7 @@ def test_frames_stream_and_both_arms_start_from_the_same_noise(server):
     assert np.array_equal(left, right)
     final = [o for o in outs if isinstance(o[0], dict) and "left" in o[0]][-1]
     assert not np.array_equal(*arms(final[0]))  # noise vs z = 0
-    assert len(outs[-1]) == 4 and "done" in outs[-1][1]  # stage, status, plot, scrub: the files come in the page, after the run
+    assert len(outs[-1]) == 3 and "done" in outs[-1][1]  # stage, status, plot: the slider and files come after the run
 
 
 def test_stop_ends_the_computation(server):

@@ -12,7 +12,8 @@ from ddpm.images import png_data_url
 from demo.export import frame_image, save_run, thin
 from demo.request import VIEWS, parse_request
 from demo.runner import Frame, frames, run
-from demo.schedule_plot import schedule_image
+from demo.handlers import render
+from demo.schedule_plot import schedule_image, schedule_png
 
 GOOD = ("DDPM", 20, 3, 4, "any", True, 1.0, True, 2.0)
 
@@ -105,6 +106,25 @@ def test_frames_travel_as_lossless_small_pngs(tiny_model):
     url = png_data_url(grid)
     assert url.startswith("data:image/png;base64,")
     assert np.array_equal(iio.imread(base64.b64decode(url.split(",", 1)[1]), extension=".png"), grid)
+
+
+def test_a_frame_is_drawn_once_for_all_viewers_and_never_mistaken_for_another(tiny_model):
+    """The stage's pictures are cached by the frame itself: the same frame gives the same strings, another frame its own."""
+    first, *_, last = frames(tiny_model, parse_request(*GOOD), fps=1e9)
+    again = render(last, 0, None)
+    assert render(last, 0, None)["left"] is again["left"]  # drawn and encoded once
+    for frame in (first, last):
+        shown = render(frame, 0, None)
+        assert shown["left"] == png_data_url(frame_image(frame, 0, 0, None))
+        assert shown["right"] == png_data_url(frame_image(frame, 1, 0, None))
+    assert render(first, 0, None)["left"] != again["left"]
+
+
+def test_the_schedule_picture_file_is_the_drawn_picture():
+    """What a run sends (a PNG file per t) is the picture drawn for that t, pixel for pixel."""
+    for t in (None, 1, 250):
+        assert np.array_equal(iio.imread(schedule_png(t)), schedule_image(t))
+    assert schedule_png(250) != schedule_png(251)
 
 
 class _NoTorch(TorchFunctionMode):
