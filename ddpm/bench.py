@@ -1,6 +1,7 @@
 """`python -m ddpm bench`: the course's sampling loop against the project's fast path."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -89,13 +90,14 @@ def forward_flops(model: ContextUnet, batch: int) -> int:
     return counter.get_total_flops()
 
 
-def course_notebook(schedule: Schedule, n: int, repeats: int, log=print, beside: Callable[[], object] | None = None) -> dict:
+def course_notebook(schedule: Schedule, n: int, repeats: int, log=print, beside: dict[str, Callable[[], object]] | None = None) -> dict:
     """The anchor: the course notebook's net and loop, side by side as the notebook would run it (two loops of n).
 
-    With `beside`, each timed notebook run is followed by one timed call of it (its warm-up was its own case),
+    With `beside`, each timed notebook run is followed by one timed call of each (their warm-ups were their own cases),
     and the pairs are kept: the machine's speed drifts within minutes, so a ratio of two cases timed apart is noisy."""
     torch.manual_seed(0)
     net = CourseContextUnet().eval()
+    beside = beside or {}
 
     def both() -> None:
         x_T = seeded_noise(0, n)[0]
@@ -103,21 +105,24 @@ def course_notebook(schedule: Schedule, n: int, repeats: int, log=print, beside:
         notebook_sample(net, schedule, x_T, noise=False)
 
     both()  # warm-up
-    pairs = [(seconds(both), seconds(beside) if beside else None) for _ in range(repeats)]
-    times = [a for a, _ in pairs]
+    pairs = [{"notebook": seconds(both), **{name: seconds(fn) for name, fn in beside.items()}} for _ in range(repeats)]
+    times = [p["notebook"] for p in pairs]
     row = {"case": f"course notebook {n}+{n}", "sprites": 2 * n, "steps": schedule.T, "median_s": statistics.median(times),
            "min_s": min(times), "max_s": max(times)}
     log(f"{row['case']:24s} {'notebook':9s} {row['median_s']:9.3f} {row['max_s'] - row['min_s']:9.3f}   "
         "(the course's ContextUnet, BatchNorm and all, eager fp32, its loop)")
     if beside:
-        row["paired_s"] = [{"notebook": a, "beside": b} for a, b in pairs]
-        row["paired_speedup_median"] = statistics.median(a / b for a, b in pairs)
+        row["paired_s"] = pairs
+        row["paired_speedup_median"] = {name: statistics.median(p["notebook"] / p[name] for p in pairs) for name in beside}
     return row
 
 
 def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedule(), repeats: int = 3,
-              fast: Engine | None = None, course: bool = True, log=print) -> dict:
-    """Time every case on the reference loop and on the fast path, and the course notebook; returns a JSON-ready dict."""
+              fast: Engine | None = None, course: bool = True, demo: Callable[[int], object] | None = None, log=print) -> dict:
+    """Time every case on the reference loop and on the fast path, the demo's run, and the course notebook; a JSON-ready dict.
+
+    `demo(seed)`, where given, is the demo's default side by side through its own run code, frames and pictures included
+    (demo/bench.py: the library does not import the demo); each call gets a seed of its own, as a kept run is replayed."""
     model = model.cpu().eval()
     fast = fast or TorchEngine(model)
     peak32 = matmul_peak(torch.float32)
@@ -164,15 +169,26 @@ def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedu
                 f"{r['sprites_per_s']:9.2f} {r['gflops']:8.1f} {row['speedup'] if path == 'fast' else 1:7.2f}x")
         px = row["final_pixel_diff"]
         log(f"{'':24s} final sprites, fast vs reference: max |Δ| {px['max']}/255, mean {px['mean']:.2f}/255")
+    side = next((case for case in cases if case.side_by_side), None)
+    seeds = itertools.count(1)
+    beside = {"fast": lambda: fast_run(fast, schedule, side)} if side else {}
+    if demo is not None:
+        beside["demo"] = lambda: demo(next(seeds))
+        times = timed(beside["demo"], repeats)
+        row = {"case": "demo run 16+16", "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+        if side:  # issue 13: the run code, frames and pictures within 1.15× of the sampling alone
+            row["vs_fast_side_by_side"] = row["median_s"] / next(r for r in result["cases"] if r["side_by_side"])["fast"]["median_s"]
+        result["demo_run"] = row
+        ratio = f"; {row['vs_fast_side_by_side']:.2f}× the fast side by side" if side else ""
+        log(f"{row['case']:24s} {'demo':9s} {row['median_s']:9.3f} {row['max_s'] - row['min_s']:9.3f}   "
+            f"(the demo's run code, frames and PNGs{ratio})")
     if course:
-        side = next((case for case in cases if case.side_by_side), None)
-        beside = (lambda: fast_run(fast, schedule, side)) if side else None
         anchor = course_notebook(schedule, 16, repeats, log, beside=beside)
         if side:  # issue 13's bar: the demo's default run at least 10× faster than the notebook
             fast_s = next(row for row in result["cases"] if row["side_by_side"])["fast"]["median_s"]
             anchor["fast_side_by_side_speedup"] = anchor["median_s"] / fast_s
-            log(f"{'':24s} side by side on the fast path: {anchor['fast_side_by_side_speedup']:.1f}× faster than the notebook; "
-                f"alternated, run for run: {anchor['paired_speedup_median']:.1f}× (median of {repeats})")
+        for name, ratio in anchor.get("paired_speedup_median", {}).items():
+            log(f"{'':24s} {name}: {ratio:.1f}× faster than the notebook, alternated run for run (median of {repeats})")
         result["course_notebook"] = anchor
     return result
 

@@ -1,12 +1,13 @@
-"""Pictures of a run: one arm's view as a grid or a single sprite, and the run as GIF, MP4 and PNG."""
+"""Pictures of a run: one arm's view as a grid or a single sprite, the stage's PNGs, and the run as GIF, MP4 and PNG."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ddpm.images import make_grid, upscale, write_animation, write_png
+from ddpm.images import make_grid, png_data_url, upscale, write_animation, write_png
 
 from .runner import Frame
 
@@ -17,6 +18,18 @@ def frame_image(frame: Frame, arm: int, view: int, sprite: int | None = None) ->
     if sprite is not None:
         return images[min(sprite, len(images) - 1)]
     return make_grid(images, pad=1)
+
+
+@functools.lru_cache(maxsize=64)
+def _pictures(frame: Frame, view: int, sprite: int | None) -> tuple[str, ...]:
+    # Viewers of a shared run are shown the same few frames: each is drawn and encoded once, not once a viewer.
+    return tuple(png_data_url(frame_image(frame, arm, view, sprite)) for arm in range(len(frame.arms)))
+
+
+def render(frame: Frame, view: int, sprite: int | None) -> dict:
+    """The stage's value: each arm's chosen view as a PNG data URL (right: None without the z = 0 arm)."""
+    arms = _pictures(frame, view, sprite)
+    return {"left": arms[0], "right": arms[1] if len(arms) > 1 else None}
 
 
 def thin(count: int, max_frames: int) -> list[int]:

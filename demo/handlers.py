@@ -10,21 +10,16 @@ import gradio as gr
 
 from ddpm import Schedule
 from ddpm.guidance import DEFAULT_GUIDANCE
-from ddpm.images import png_data_url
 from ddpm.sampler import DDIM_STEPS
 
-from .export import frame_image, save_run
+from .export import render, save_run
 from .forward import forward_frames
 from .i18n import error, language, line
 from .request import ALL_SPRITES, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
-from .runner import RUNS, DemoModel, Frame, load_demo_model, on_sampler_thread, race_run, run
+from .runner import FPS, RUNS, DemoModel, Frame, load_demo_model, on_sampler_thread, race_run, run
 from .schedule_plot import schedule_png
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
-# Frames a second sent to the browser, at most. Every frame costs the server and the browser CPU that the
-# sampler's two threads want (docs/performance.md). 4 a second shows a 500-step run as about 35 frames,
-# more than the course's animation (a frame every 20 steps: 26).
-FPS = float(os.environ.get("DDPM_FPS", 4))
 # Updates a second the server sends to all viewers together. Each costs the server a few ms of the CPU the
 # batcher wants; with thirty viewers at 4 a second each, sampling ran at a third of its speed (docs/performance.md).
 UPDATES_PER_S = float(os.environ.get("DDPM_UPDATES_PER_S", 12))
@@ -44,18 +39,6 @@ def model() -> DemoModel:
 def first_schedule_image():
     """The schedule picture before any run, drawn on the sampling thread (the only one that does torch work)."""
     return on_sampler_thread(lambda: schedule_png(None))
-
-
-@functools.lru_cache(maxsize=64)
-def _pictures(frame: Frame, view: int, sprite: int | None) -> tuple[str, ...]:
-    # Viewers of a shared run are shown the same few frames: each is drawn and encoded once, not once a viewer.
-    return tuple(png_data_url(frame_image(frame, arm, view, sprite)) for arm in range(len(frame.arms)))
-
-
-def render(frame: Frame, view: int, sprite: int | None) -> dict:
-    """The stage's value: each arm's chosen view as a PNG data URL (right: None without the z = 0 arm)."""
-    arms = _pictures(frame, view, sprite)
-    return {"left": arms[0], "right": arms[1] if len(arms) > 1 else None}
 
 
 def nearest(frames: list[Frame], t: int) -> Frame:

@@ -6,7 +6,11 @@ lesson's own terms: 噪声, 去噪, 采样, 时间步长, 噪声调度, 缩放�
 """
 from __future__ import annotations
 
-import gradio as gr
+import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the run code (demo/runner.py) uses these words without Gradio
+    import gradio as gr
 
 EN, ZH = "en", "zh-CN"
 
@@ -54,12 +58,19 @@ PAGE = {
         "last run": "上一次采样", "seed_source": "随机种子", "examples": "示例（最后一帧，只计算一次）",
     },
 }
-I18N = gr.I18n(**{EN: PAGE[EN], ZH: PAGE[ZH]})
+
+
+@functools.cache
+def page() -> gr.I18n:
+    """The page's static text for Gradio's own i18n."""
+    import gradio as gr
+
+    return gr.I18n(**PAGE)
 
 
 def label(key: str):
     """The page text for `key` in the viewer's language; a key the pages lack (a class of other weights) as it is."""
-    return I18N(key) if key in PAGE[EN] else key
+    return page()(key) if key in PAGE[EN] else key
 
 # Lines Python writes during a run, by language; {…} are filled in by the caller.
 LINES = {

@@ -37,6 +37,10 @@ from .shared import Run, Runs
 MAX_BATCH = int(os.environ.get("DDPM_MAX_BATCH", 64))
 # Runs watched at once (app.py's concurrency); as many more may wait in Gradio's queue, then it refuses.
 MAX_VIEWERS = int(os.environ.get("DDPM_MAX_VIEWERS", 64))
+# Frames a second sent to the browser, at most. Every frame costs the server and the browser CPU that the
+# sampler's two threads want (docs/performance.md). 4 a second shows a 500-step run as about 35 frames,
+# more than the course's animation (a frame every 20 steps: 26).
+FPS = float(os.environ.get("DDPM_FPS", 4))
 BATCHER = Batcher(max_sprites=MAX_BATCH)
 RUNS = Runs(BATCHER)
 atexit.register(RUNS.close)  # Ctrl+C or a stopped Space: runs in flight stop at their next step

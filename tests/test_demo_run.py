@@ -9,10 +9,9 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from ddpm.images import png_data_url
-from demo.export import frame_image, save_run, thin
+from demo.export import frame_image, render, save_run, thin
 from demo.request import VIEWS, parse_request
 from demo.runner import Frame, frames, run
-from demo.handlers import render
 from demo.schedule_plot import schedule_image, schedule_png
 
 GOOD = ("DDPM", 20, 3, 4, "any", True, 1.0, True, 2.0)
@@ -118,6 +117,15 @@ def test_a_frame_is_drawn_once_for_all_viewers_and_never_mistaken_for_another(ti
         assert shown["left"] == png_data_url(frame_image(frame, 0, 0, None))
         assert shown["right"] == png_data_url(frame_image(frame, 1, 0, None))
     assert render(first, 0, None)["left"] != again["left"]
+
+
+def test_the_benchs_demo_run_is_the_pages_default_run(tiny_model):
+    """`python -m ddpm bench`'s demo case runs the page's default (16 + 16 side by side) through the run code to its end."""
+    from demo.bench import default_run
+
+    last = default_run(tiny_model, seed=12_345, steps=3)
+    assert (last.done, last.total, len(last.arms)) == (3, 3, 2)
+    assert last.arms[0][0].shape == (16, 16, 16, 3)
 
 
 def test_the_schedule_picture_file_is_the_drawn_picture():

@@ -118,12 +118,17 @@ def test_final_sprites_agree_with_the_course_loop(tiny_model):
 def test_bench_rows_are_consistent_with_their_timings(tiny_model):
     fast = TorchEngine(tiny_model, bf16=False)
     cases = [Case("ddpm", 2), Case("side", 4, side_by_side=True), Case("ddim", 2, ddim_steps=2)]
-    result = run_bench(tiny_model, cases, Schedule(T=4), repeats=1, fast=fast, log=lambda *_: None)
+    seeds = []
+    result = run_bench(tiny_model, cases, Schedule(T=4), repeats=1, fast=fast, demo=seeds.append, log=lambda *_: None)
     notebook = result["course_notebook"]
+    assert len(seeds) == len(set(seeds)) == 3  # warm-up, timed, beside the notebook: each a fresh run, never a replay
+    demo = result["demo_run"]
+    assert demo["vs_fast_side_by_side"] == pytest.approx(demo["median_s"] / result["cases"][1]["fast"]["median_s"])
     assert notebook["steps"] == 4
     assert notebook["fast_side_by_side_speedup"] == pytest.approx(notebook["median_s"] / result["cases"][1]["fast"]["median_s"])
     (pair,) = notebook["paired_s"]  # the notebook run and the fast side by side right after it
-    assert notebook["paired_speedup_median"] == pytest.approx(pair["notebook"] / pair["beside"])
+    assert notebook["paired_speedup_median"]["fast"] == pytest.approx(pair["notebook"] / pair["fast"])
+    assert notebook["paired_speedup_median"]["demo"] == pytest.approx(pair["notebook"] / pair["demo"])
     assert pair["notebook"] == notebook["median_s"]
     assert [row["case"] for row in result["cases"]] == ["ddpm", "side", "ddim"]
     for row, steps in zip(result["cases"], (4, 4, 2)):
