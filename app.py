@@ -8,16 +8,12 @@ import sys
 
 import gradio as gr
 
-from ddpm import CheckpointError, Schedule
-from ddpm.guidance import DEFAULT_GUIDANCE, MIXED
-from ddpm.sampler import DDIM_STEPS
+from demo import (ANY_CLASS, DDIM_STEPS, DEFAULT_GUIDANCE, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES,
+                  MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError)
 from demo.handlers import (compare, default_steps, denoise, downloads, final_frame, first_schedule_image, forward, model, race, random_seed,
                            scrubber, show_frame)
 from demo.i18n import label, page
-from demo.request import ANY_CLASS, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIX, SAMPLERS, VIEWS
-from demo.runner import MAX_VIEWERS
 
-T = Schedule.T  # the course's number of steps
 I18N = page()  # the page's words, English and Chinese (demo/i18n.py)
 
 # Both arms in one HTML element, each frame's grids inline as tiny PNG data URLs (16 px a sprite), which

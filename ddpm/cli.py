@@ -111,11 +111,7 @@ def cmd_bench(a: argparse.Namespace) -> None:
     weights = a.weights or DEFAULT_WEIGHTS
     model = load_model(weights, device="cpu")
     fast = fast_model(weights, "cpu")
-    try:  # the demo package beside the library, in a checkout: its own run code is a case too
-        from demo.bench import default_run
-        demo = lambda seed: default_run(fast, seed, steps=a.T)  # noqa: E731
-    except ImportError:
-        demo = None
+    demo = a.demo_case(fast, a.T) if getattr(a, "demo_case", None) else None  # given by `python -m demo.bench`
     result = run_bench(model, default_cases(a.ddim_steps), Schedule(T=a.T), repeats=a.repeats, fast=fast, demo=demo)
     result["weights"] = str(weights)
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)

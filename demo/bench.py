@@ -1,5 +1,9 @@
-"""The demo's default run through its own run code, without the web server: `python -m ddpm bench`'s "demo run" case."""
+"""`python -m demo.bench`: `python -m ddpm bench` (same options) with one more case, the demo's default run through
+its own run code, frames and pictures included, without the web server. The library knows nothing of the demo."""
 from __future__ import annotations
+
+import sys
+from collections.abc import Callable
 
 from ddpm import Schedule
 from ddpm.engine import Engine
@@ -18,3 +22,21 @@ def default_run(fast: Engine, seed: int, steps: int = Schedule.T) -> Frame:
     for last in run(fast, req, fps=FPS).watch(gap=lambda: 1 / FPS):
         render(last, 0, None)
     return last
+
+
+def case(fast: Engine, steps: int) -> Callable[[int], Frame]:
+    """The bench's "demo run" case on `fast`: seed → the default run's last frame."""
+    return lambda seed: default_run(fast, seed, steps)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m ddpm bench` with the demo's case."""
+    from ddpm.cli import build_parser
+
+    args = build_parser().parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
+    args.demo_case = case
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -153,7 +153,8 @@ def test_a_small_classroom_shares_and_everyone_finishes(server):
 def test_a_full_queue_is_a_message_not_a_hang(tmp_path):
     with launched(tmp_path, {"DDPM_MAX_VIEWERS": "1"}) as (url, _):
         c = client(url)
-        busy = [c.submit(*denoise_args(steps=500, n=2, seed=s), api_name="/denoise") for s in (1, 2)]  # one runs, one waits
+        # One runs, one waits; 16 + 16 sprites, so that the first is still running (seconds) when the third comes.
+        busy = [c.submit(*denoise_args(steps=500, n=16, seed=s), api_name="/denoise") for s in (1, 2)]
         time.sleep(1.0)
         with pytest.raises(Exception, match="(?i)queue is full"):
             c.submit(*denoise_args(steps=500, n=2, seed=3), api_name="/denoise").result(timeout=60)

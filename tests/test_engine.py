@@ -1,4 +1,5 @@
 """The engines: the bf16 choice per machine, OpenVINO against eager torch, the fallback, the benchmark."""
+import json
 import sys
 
 import pytest
@@ -112,6 +113,19 @@ def test_final_sprites_agree_with_the_course_loop(tiny_model):
     x_T, gens = seeded_noise(4, 3)
     ours = sample(sample_ddpm(TorchEngine(tiny_model, bf16=False), s, x_T, generator=gens))
     assert torch.allclose(ours, ref, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_demo_bench_is_the_librarys_bench_with_the_demos_run(tiny_weights, tmp_path):
+    """`python -m demo.bench` takes `python -m ddpm bench`'s options and adds the demo's own run, paired with the notebook."""
+    from demo.bench import main
+
+    out = tmp_path / "bench.json"
+    main(["--weights", str(tiny_weights), "--T", "3", "--repeats", "1", "--ddim-steps", "3", "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert result["weights"] == str(tiny_weights) and result["fast_path"] == "OpenVINO fp32"
+    assert result["demo_run"]["case"] == "demo run 16+16"
+    assert set(result["course_notebook"]["paired_speedup_median"]) == {"fast", "demo"}
 
 
 @pytest.mark.slow
