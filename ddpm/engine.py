@@ -114,8 +114,10 @@ def export_ir(model: ContextUnet, weights: str | Path, out: str | Path | None = 
 # "Engines"). So a batch is cut into chunks of at most CHUNK rows, each padded to a multiple of ROWS: at most
 # CHUNK / ROWS shapes are ever compiled, each in a fraction of a second, on first use.
 # The chunks run side by side, one per core (OpenVINO's streams, a thread each), not one after another on
-# all cores: a core that works alone on its own chunk waits for no other, and the same 32 rows took 10 % less
-# time, 64 rows 15–30 % less (docs/performance.md, "Streams"). So a batch is cut into at least one chunk per core.
+# all cores: a core that works alone on its own chunk waits for no other, and the same 32 rows took 7–10 % less
+# time, 64 rows 11–28 % less (2 cores; docs/performance.md, "Engines"). So a batch is cut into a chunk per stream.
+# At most CHUNK / ROWS streams, so that the default run's 32 rows still fill them all; on a machine with more
+# cores than that, each stream gets several threads (measured on 2 cores only).
 CHUNK = 32
 ROWS = 8
 
@@ -142,8 +144,9 @@ class OpenVINOEngine:
         self.bf16 = use_bf16(torch.device("cpu"), bf16)
         self.n_cfeat = n_cfeat
         self.device = torch.device("cpu")
-        self.streams = threads or torch.get_num_threads()
-        self._config = {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.streams, "INFERENCE_NUM_THREADS": self.streams,
+        threads = threads or torch.get_num_threads()
+        self.streams = min(threads, CHUNK // ROWS)
+        self._config = {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.streams, "INFERENCE_NUM_THREADS": threads,
                         "ENABLE_HYPER_THREADING": False, "ENABLE_CPU_PINNING": False,
                         "INFERENCE_PRECISION_HINT": "bf16" if self.bf16 else "f32"}
         self._compiled: dict[int, object] = {}
