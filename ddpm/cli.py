@@ -5,6 +5,7 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from tqdm import tqdm
 
 from .checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, read_classes, read_meta
 from .data import load_sprites, to_uint8
-from .engine import export_ir, fast_model
+from .engine import Engine, export_ir, fast_model
 from .guidance import DEFAULT_GUIDANCE, MIXED, Guided, class_context
 from .images import make_grid, upscale, write_animation, write_png
 from .sampler import KINDS, sampler, seeded_noise
@@ -101,7 +102,8 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
 
 
-def cmd_bench(a: argparse.Namespace) -> None:
+def cmd_bench(a: argparse.Namespace, demo_case: Callable[[Engine, int], Callable[[int], object]] | None = None) -> None:
+    """`bench`; `python -m demo.bench` calls it with the demo's case (demo_case(engine, steps) → seed → a run)."""
     from .bench import default_cases, run_bench, save
 
     if a.ddim_steps > a.T:
@@ -111,7 +113,7 @@ def cmd_bench(a: argparse.Namespace) -> None:
     weights = a.weights or DEFAULT_WEIGHTS
     model = load_model(weights, device="cpu")
     fast = fast_model(weights, "cpu")
-    demo = a.demo_case(fast, a.T) if getattr(a, "demo_case", None) else None  # given by `python -m demo.bench`
+    demo = demo_case(fast, a.T) if demo_case else None
     result = run_bench(model, default_cases(a.ddim_steps), Schedule(T=a.T), repeats=a.repeats, fast=fast, demo=demo)
     result["weights"] = str(weights)
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)

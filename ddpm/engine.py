@@ -110,16 +110,23 @@ def export_ir(model: ContextUnet, weights: str | Path, out: str | Path | None = 
 
 
 # OpenVINO runs a model compiled for one fixed batch 1.2–1.7× faster than one compiled for any batch, and
-# past about 32 rows a forward pass costs no less per sprite (`python scripts/engines.py`; docs/performance.md,
-# "Engines"). So a batch is cut into chunks of at most CHUNK rows, each padded to a multiple of ROWS: at most
-# CHUNK / ROWS shapes are ever compiled, each in a fraction of a second, on first use.
-# The chunks run side by side, one per core (OpenVINO's streams, a thread each), not one after another on
-# all cores: a core that works alone on its own chunk waits for no other, and the same 32 rows took 7–10 % less
-# time, 64 rows 11–28 % less (2 cores; docs/performance.md, "Engines"). So a batch is cut into a chunk per stream.
-# At most CHUNK / ROWS streams, so that the default run's 32 rows still fill them all; on a machine with more
-# cores than that, each stream gets several threads (measured on 2 cores only).
+# chunks of more than 32 rows were no cheaper per sprite (`python scripts/engines.py`, and a one-off sweep of
+# chunk sizes; docs/performance.md, "Engines"). So a batch is cut into chunks of at most CHUNK rows, each
+# padded to a multiple of ROWS: at most CHUNK / ROWS shapes are ever compiled, each in a fraction of a second,
+# on first use. The chunks run side by side, one per core (OpenVINO's streams, a thread each), not one after
+# another on all cores: a core that works alone on its own chunk waits for no other, and the same 32 rows
+# took 7–10 % less time, 64 rows 11–28 % less (2 cores). So a batch is cut into a chunk per stream, and
+# there are at most CHUNK / ROWS streams, so that the default run's 32 rows still fill them all; on a
+# machine with more cores than that, each stream gets several threads (measured on 2 cores only).
 CHUNK = 32
 ROWS = 8
+
+
+def read_fixed(core, ir: str | Path, rows: int):
+    """The IR read by an OpenVINO `core` with every input's batch fixed at `rows`."""
+    model = core.read_model(str(ir))
+    model.reshape({k: [rows, *model.input(k).get_partial_shape()[1:]] for k in range(len(model.inputs))})
+    return model
 
 
 def chunk_rows(n: int, streams: int) -> int:
@@ -162,9 +169,7 @@ class OpenVINOEngine:
         if (rows, i) not in requests:
             with self._lock:
                 if rows not in self._compiled:
-                    model = self._core.read_model(self._ir)
-                    model.reshape({k: [rows, *model.input(k).get_partial_shape()[1:]] for k in range(len(model.inputs))})
-                    self._compiled[rows] = self._core.compile_model(model, "CPU", self._config)
+                    self._compiled[rows] = self._core.compile_model(read_fixed(self._core, self._ir, rows), "CPU", self._config)
             requests[rows, i] = self._compiled[rows].create_infer_request()
         return requests[rows, i]
 

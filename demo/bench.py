@@ -31,11 +31,9 @@ def case(fast: Engine, steps: int) -> Callable[[int], Frame]:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m ddpm bench` with the demo's case."""
-    from ddpm.cli import build_parser
+    from ddpm.cli import build_parser, cmd_bench
 
-    args = build_parser().parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
-    args.demo_case = case
-    args.func(args)
+    cmd_bench(build_parser().parse_args(["bench", *(sys.argv[1:] if argv is None else argv)]), demo_case=case)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import random
 import tempfile
@@ -100,7 +101,7 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
     shared = run(served.fast, req, fps=FPS)  # one computation for every viewer of the same request
-    plot, plotted = None, -PLOT_EVERY
+    plot, plotted = None, -math.inf  # the first update always carries a picture: None would clear it
     for frame in shared.watch(gap=gap):
         if frame.elapsed - plotted >= max(PLOT_EVERY, 2 * gap()) or frame.done == frame.total:  # the browser fetches each new picture
             plot, plotted = schedule_png(frame.t), frame.elapsed

@@ -30,10 +30,10 @@ from .shared import Run, Runs
 # One thread does all of the server's heavy torch work (the batcher's): its thread pools and the
 # allocator's arenas are made once, not per run, and its OpenMP team is the only one that spins
 # (docs/performance.md). The model is loaded and the schedule drawn there too (on_sampler_thread).
-# Past MAX_BATCH rows a step, new runs wait in line, the most watched first. On the chunked OpenVINO engine
-# a sprite costs the same at 32 rows as at 128 (docs/performance.md), so a bigger batch adds no throughput
-# and only slows every run in it: two default runs (64 rows) at a time finish a class's shared run
-# at about twice a solo run's time, the others one after another.
+# Past MAX_BATCH rows a step, new runs wait in line, the most watched first. On the OpenVINO engine a sprite
+# costs little less at 128 rows than at 32 (0.36 against 0.43 ms, `python scripts/engines.py`), so a bigger
+# batch adds little throughput and slows every run in it: two default runs (64 rows) at a time finish a
+# class's shared run at about twice a solo run's time, the others one after another (docs/performance.md).
 MAX_BATCH = int(os.environ.get("DDPM_MAX_BATCH", 64))
 # Runs watched at once (app.py's concurrency); as many more may wait in Gradio's queue, then it refuses.
 MAX_VIEWERS = int(os.environ.get("DDPM_MAX_VIEWERS", 64))

@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm import load_model  # noqa: E402
 from ddpm.checkpoint import DEFAULT_WEIGHTS  # noqa: E402
-from ddpm.engine import CHUNK, ROWS, OpenVINOEngine, TorchEngine, cpu_has_bf16, ir_path, pad_rows  # noqa: E402
+from ddpm.engine import CHUNK, ROWS, OpenVINOEngine, TorchEngine, cpu_has_bf16, ir_path, pad_rows, read_fixed  # noqa: E402
 
 
 def ms(fn, batch: int, reps: int = 60) -> float:
@@ -54,9 +54,7 @@ def latency_openvino(weights: str, chunk: int | None = None):
 
     @functools.cache
     def shaped(rows: int):
-        model = core.read_model(str(ir_path(weights)))
-        model.reshape({i: [rows, *model.input(i).get_partial_shape()[1:]] for i in range(len(model.inputs))})
-        return core.compile_model(model, "CPU", config)
+        return core.compile_model(read_fixed(core, ir_path(weights), rows), "CPU", config)
 
     def in_turn(x, t, c):
         parts = []

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 
 from serve import DEFAULT_RUN, ROOT, client, served, timed_run
 
@@ -21,20 +20,14 @@ from serve import DEFAULT_RUN, ROOT, client, served, timed_run
 def sampling_alone():
     """A function that samples the default run (16 + 16, 500 steps) on the fast path and returns its seconds."""
     sys.path.insert(0, str(ROOT))
-    from ddpm.bench import default_cases, fast_run
+    from ddpm.bench import default_cases, fast_run, seconds
     from ddpm.checkpoint import DEFAULT_WEIGHTS
     from ddpm.engine import fast_model
     from ddpm.schedule import Schedule
 
     fast = fast_model(DEFAULT_WEIGHTS, "cpu")
     case = next(c for c in default_cases() if c.side_by_side)  # the demo's default run, as bench times it
-
-    def once() -> float:
-        start = time.perf_counter()
-        fast_run(fast, Schedule(), case)
-        return time.perf_counter() - start
-
-    return once
+    return lambda: seconds(lambda: fast_run(fast, Schedule(), case))
 
 
 def main() -> None:

@@ -160,3 +160,12 @@ def test_a_full_queue_is_a_message_not_a_hang(tmp_path):
             c.submit(*denoise_args(steps=500, n=2, seed=3), api_name="/denoise").result(timeout=60)
         for job in busy:  # the refusal disturbs neither the run nor the one waiting
             assert "done" in job.result(timeout=120)[1]
+
+
+def test_no_update_of_a_run_leaves_the_schedule_picture_empty(monkeypatch):
+    """With many watching the picture moves less often, but every update carries one: None would clear it."""
+    from demo import handlers
+
+    monkeypatch.setattr(handlers, "gap", lambda: 1.0)  # as with twelve watching: a new picture every 2 s at most
+    updates = list(handlers.denoise("DDPM", 3, 4242, 2, "any", True, 1.0, True))
+    assert len(updates) >= 3 and all(u[2] is not None for u in updates[:-1])  # the last only adds the frames

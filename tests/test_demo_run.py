@@ -120,7 +120,7 @@ def test_a_frame_is_drawn_once_for_all_viewers_and_never_mistaken_for_another(ti
 
 
 def test_the_benchs_demo_run_is_the_pages_default_run(tiny_model):
-    """`python -m ddpm bench`'s demo case runs the page's default (16 + 16 side by side) through the run code to its end."""
+    """`python -m demo.bench`'s demo case runs the page's default (16 + 16 side by side) through the run code to its end."""
     from demo.bench import default_run
 
     last = default_run(tiny_model, seed=12_345, steps=3)
