@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .unet import ContextUnet
+from .unet import ContextUnet, UNetConfig
 
 IR_KEY = "ddpm_weights_sha256"  # the IR records which weights file it was made from
 
@@ -122,10 +122,11 @@ CHUNK = 32
 ROWS = 8
 
 
-def read_fixed(core, ir: str | Path, rows: int):
-    """The IR read by an OpenVINO `core` with every input's batch fixed at `rows`."""
+def read_fixed(core, ir: str | Path, rows: int, config: UNetConfig):
+    """The IR read by an OpenVINO `core` with every input's shape fixed: `rows` sprites of the net's `config`."""
     model = core.read_model(str(ir))
-    model.reshape({k: [rows, *model.input(k).get_partial_shape()[1:]] for k in range(len(model.inputs))})
+    # The IR's inputs are (x, t, c); its sprite size and context width come out of the export as dynamic too.
+    model.reshape({0: [rows, config.in_channels, config.height, config.height], 1: [rows], 2: [rows, config.n_cfeat]})
     return model
 
 
@@ -138,7 +139,7 @@ def chunk_rows(n: int, streams: int) -> int:
 class OpenVINOEngine:
     """The U-Net compiled by OpenVINO from its IR, fixed batch shapes run as parallel chunks; called like the U-Net, on the CPU."""
 
-    def __init__(self, ir: str | Path, weights: str | Path, n_cfeat: int, *, bf16: bool | None = None,
+    def __init__(self, ir: str | Path, weights: str | Path, config: UNetConfig, *, bf16: bool | None = None,
                  threads: int | None = None) -> None:
         import openvino as ov
 
@@ -149,7 +150,7 @@ class OpenVINOEngine:
         if digest != weights_digest(weights):
             raise RuntimeError(f"{ir} was not made from {weights}; run `python -m ddpm export --weights {weights}`")
         self.bf16 = use_bf16(torch.device("cpu"), bf16)
-        self.n_cfeat = n_cfeat
+        self.config = config
         self.device = torch.device("cpu")
         threads = threads or torch.get_num_threads()
         self.streams = min(threads, CHUNK // ROWS)
@@ -161,34 +162,41 @@ class OpenVINOEngine:
         self._local = threading.local()  # an infer request is not to be shared between threads
         self._request(chunk_rows(32, self.streams), 0)  # the demo's default run (16 + 16 rows) needs no compile after start
 
-    def _request(self, rows: int, i: int):
-        """This thread's i-th infer request for a chunk of exactly `rows`, compiling that shape on first use."""
+    def _request(self, rows: int, i: int) -> tuple[object, list[np.ndarray]]:
+        """This thread's i-th infer request for a chunk of exactly `rows`, and its inputs' memory; compiles that shape on first use."""
         requests = getattr(self._local, "requests", None)
         if requests is None:
             requests = self._local.requests = {}
         if (rows, i) not in requests:
             with self._lock:
                 if rows not in self._compiled:
-                    self._compiled[rows] = self._core.compile_model(read_fixed(self._core, self._ir, rows), "CPU", self._config)
-            requests[rows, i] = self._compiled[rows].create_infer_request()
+                    fixed = read_fixed(self._core, self._ir, rows, self.config)
+                    self._compiled[rows] = self._core.compile_model(fixed, "CPU", self._config)
+            request = self._compiled[rows].create_infer_request()
+            # numpy views of the request's own input tensors, written in place each call: no call goes through
+            # OpenVINO's Python input dispatcher (under a classroom's load, most of this thread's time holding
+            # the GIL was spent there, while the cores waited for the next chunk to start).
+            requests[rows, i] = request, [request.get_input_tensor(k).data for k in range(3)]
         return requests[rows, i]
 
     def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
         """ε̂(x_t, t, c) in float32."""
         n = x.shape[0]
-        inputs = (x.detach().float().cpu(), t.reshape(-1).expand(n).long().cpu(),
-                  _zero_context(x, c, self.n_cfeat).detach().float().cpu())
+        inputs = (x.detach().float().cpu().numpy(), t.reshape(-1).expand(n).long().cpu().numpy(),
+                  _zero_context(x, c, self.config.n_cfeat).detach().float().cpu().numpy())
         size = chunk_rows(n, self.streams)
         running = []
         for i, start in enumerate(range(0, n, size)):
-            request = self._request(size, i)
-            # Padded to the chunk's full shape; the padding rows are computed and dropped.
-            request.start_async([pad_rows(a[start:start + size], size).numpy() for a in inputs])
-            running.append((start, request))
-        out = np.empty(x.shape, dtype=np.float32)
-        for start, request in running:
-            request.wait()
+            request, memory = self._request(size, i)
             rows = min(size, n - start)
+            for a, m in zip(inputs, memory):
+                m[:rows] = a[start:start + rows]
+                m[rows:] = a[start + rows - 1]  # padded to the chunk's full shape with its last row: computed, then dropped
+            request.start_async()
+            running.append((start, rows, request))
+        out = np.empty(x.shape, dtype=np.float32)
+        for start, rows, request in running:
+            request.wait()
             out[start:start + rows] = request.get_output_tensor(0).data[:rows]
         return torch.from_numpy(out).to(x.device)
 
@@ -211,7 +219,7 @@ def fast_model(weights: str | Path, device: torch.device | str | None = None, *,
     model = load_model(weights, device=device)
     if openvino and next(model.parameters()).device.type == "cpu":
         try:
-            return OpenVINOEngine(ir_path(weights), weights, model.config.n_cfeat, bf16=bf16)
+            return OpenVINOEngine(ir_path(weights), weights, model.config, bf16=bf16)
         except ImportError:
             log("ddpm: OpenVINO is not installed; eager torch serves")
         except Exception as e:  # a missing or stale IR, an unsupported CPU: the model still runs

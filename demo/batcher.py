@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import torch
@@ -40,6 +40,13 @@ class _Ask:
     c: Tensor | None
     out: Tensor | None = None
     error: BaseException | None = None
+    # Set when out or error is: the lane waits on its own event, so a pass wakes only its lanes and an
+    # ask only the batcher (one shared condition woke every waiting thread for every ask, n² a step).
+    answered: threading.Event = field(default_factory=threading.Event)
+
+    def answer(self, out: Tensor | None = None, error: BaseException | None = None) -> None:
+        self.out, self.error = out, error
+        self.answered.set()
 
 
 class LaneClosed(RuntimeError):
@@ -115,8 +122,9 @@ class Batcher:
             if lane not in self._running and lane not in self._line:
                 raise LaneClosed("this run has left the batcher")
             self._asks[lane] = ask
-            self._cond.notify_all()
-            self._cond.wait_for(lambda: ask.out is not None or ask.error is not None)
+            if self._ready():
+                self._cond.notify_all()
+        ask.answered.wait()
         if ask.error is not None:
             raise ask.error
         return ask.out
@@ -132,8 +140,8 @@ class Batcher:
             elif lane in self._line:
                 self._line.remove(lane)
             ask = self._asks.pop(lane, None)
-            if ask is not None and ask.out is None:
-                ask.error = LaneClosed("this run has left the batcher")
+            if ask is not None:
+                ask.answer(error=LaneClosed("this run has left the batcher"))
             self._admit()
             self._cond.notify_all()
 
@@ -172,8 +180,6 @@ class Batcher:
                     models.setdefault(id(lane.model), (lane.model, []))[1].append(ask)
                 for model, group in models.values():
                     self._step(model, group)
-                with self._cond:
-                    self._cond.notify_all()
             else:
                 try:
                     future.set_result(fn())
@@ -194,7 +200,7 @@ class Batcher:
             blocks = torch.split(out, [len(a.x) + (-len(a.x)) % ALIGN for a in asks])
         except BaseException as e:
             for a in asks:
-                a.error = e
+                a.answer(error=e)
             return
         for a, block in zip(asks, blocks):
-            a.out = block[:len(a.x)]
+            a.answer(block[:len(a.x)])

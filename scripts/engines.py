@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ddpm import load_model  # noqa: E402
+from ddpm import UNetConfig, load_model  # noqa: E402
 from ddpm.checkpoint import DEFAULT_WEIGHTS  # noqa: E402
 from ddpm.engine import CHUNK, ROWS, OpenVINOEngine, TorchEngine, cpu_has_bf16, ir_path, pad_rows, read_fixed  # noqa: E402
 
@@ -41,7 +41,7 @@ def ms(fn, batch: int, reps: int = 60) -> float:
     return statistics.median(times) * 1e3
 
 
-def latency_openvino(weights: str, chunk: int | None = None):
+def latency_openvino(weights: str, net: UNetConfig, chunk: int | None = None):
     """The IR compiled for all cores, one request at a time: for any batch (chunk None), or in fixed chunks of at
     most `chunk` rows run in turn, a short one padded to a multiple of ROWS: what OpenVINOEngine replaced."""
     import openvino as ov
@@ -54,7 +54,7 @@ def latency_openvino(weights: str, chunk: int | None = None):
 
     @functools.cache
     def shaped(rows: int):
-        return core.compile_model(read_fixed(core, ir_path(weights), rows), "CPU", config)
+        return core.compile_model(read_fixed(core, ir_path(weights), rows, net), "CPU", config)
 
     def in_turn(x, t, c):
         parts = []
@@ -76,9 +76,9 @@ def main() -> None:
     engines = [("eager torch fp32", lambda: TorchEngine(model, bf16=False))]
     if cpu_has_bf16():
         engines.append(("eager torch bf16 autocast", lambda: TorchEngine(model, bf16=True)))
-    engines.append(("OpenVINO", lambda: OpenVINOEngine(ir_path(a.weights), a.weights, model.config.n_cfeat)))
-    engines.append(("OpenVINO, chunks in turn", lambda: latency_openvino(a.weights, CHUNK)))
-    engines.append(("OpenVINO, dynamic batch", lambda: latency_openvino(a.weights)))
+    engines.append(("OpenVINO", lambda: OpenVINOEngine(ir_path(a.weights), a.weights, model.config)))
+    engines.append(("OpenVINO, chunks in turn", lambda: latency_openvino(a.weights, model.config, CHUNK)))
+    engines.append(("OpenVINO, dynamic batch", lambda: latency_openvino(a.weights, model.config)))
     if a.compile:
         def compiled():
             import torch._inductor.config as inductor

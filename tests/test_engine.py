@@ -87,7 +87,7 @@ def test_eager_torch_serves_where_openvino_is_missing_or_its_ir_stale(tiny_weigh
     for suffix in (".xml", ".bin"):
         ir_path(other).with_suffix(suffix).write_bytes(ir_path(tiny_weights).with_suffix(suffix).read_bytes())
     with pytest.raises(RuntimeError, match="was not made from"):
-        OpenVINOEngine(ir_path(other), other, 5)
+        OpenVINOEngine(ir_path(other), other, UNetConfig(n_feat=16))
     assert isinstance(fast_model(other, "cpu", log=said.append), TorchEngine)
     assert "python -m ddpm export" in said[-1]
     ir_path(other).unlink()
