@@ -31,7 +31,7 @@ from .shared import Run, Runs
 # allocator's arenas are made once, not per run, and its OpenMP team is the only one that spins
 # (docs/performance.md). The model is loaded and the schedule drawn there too (on_sampler_thread).
 # Past MAX_BATCH rows a step, new runs wait in line, the most watched first. On the OpenVINO engine a sprite
-# costs little less at 128 rows than at 32 (0.36 against 0.43 ms, `python scripts/engines.py`), so a bigger
+# costs little less at 128 rows than at 32 (0.31 against 0.35 ms, `python scripts/engines.py`), so a bigger
 # batch adds little throughput and slows every run in it: two default runs (64 rows) at a time finish a
 # class's shared run at about twice a solo run's time, the others one after another (docs/performance.md).
 MAX_BATCH = int(os.environ.get("DDPM_MAX_BATCH", 64))
