@@ -137,7 +137,7 @@ def chunk_rows(n: int, streams: int) -> int:
 
 
 class OpenVINOEngine:
-    """The U-Net compiled by OpenVINO from its IR, fixed batch shapes run as parallel chunks; called like the U-Net, on the CPU."""
+    """The U-Net compiled by OpenVINO from its IR, fixed shapes run as parallel chunks; called like the U-Net, on the CPU."""
 
     def __init__(self, ir: str | Path, weights: str | Path, config: UNetConfig, *, bf16: bool | None = None,
                  threads: int | None = None) -> None:
