@@ -109,15 +109,15 @@ def export_ir(model: ContextUnet, weights: str | Path, out: str | Path | None = 
     return out
 
 
-# OpenVINO runs a model compiled for one fixed batch 1.2–1.7× faster than one compiled for any batch, and
-# chunks of more than 32 rows were no cheaper per sprite (`python scripts/engines.py`, and a one-off sweep of
-# chunk sizes; docs/performance.md, "Engines"). So a batch is cut into chunks of at most CHUNK rows, each
-# padded to a multiple of ROWS: at most CHUNK / ROWS shapes are ever compiled, each in a fraction of a second,
-# on first use. The chunks run side by side, one per core (OpenVINO's streams, a thread each), not one after
-# another on all cores: a core that works alone on its own chunk waits for no other, and the same 32 rows
-# took 7–10 % less time, 64 rows 11–28 % less (2 cores). So a batch is cut into a chunk per stream, and
-# there are at most CHUNK / ROWS streams, so that the default run's 32 rows still fill them all; on a
-# machine with more cores than that, each stream gets several threads (measured on 2 cores only).
+# OpenVINO runs a model compiled for fixed shapes faster than one compiled for any: 1.2–1.7× with the batch
+# fixed, and another 1.2–1.3× with the sprite's size and the context's width fixed too (`read_fixed`;
+# `python scripts/engines.py`, docs/performance.md, "Engines"). Chunks of more than 32 rows are no cheaper a
+# sprite (`python scripts/engines.py --per-core 16 32 64`). So a batch is cut into chunks of at most CHUNK
+# rows, each padded to a multiple of ROWS: at most CHUNK / ROWS shapes are ever compiled, each in a fraction
+# of a second, on first use. There is a chunk per stream (OpenVINO's streams, a thread each) where they fit,
+# run side by side, not one after another on all cores: a core that works alone on its own chunk waits for no
+# other (32 rows 7–10 % faster, 64 rows 11–28 %, 2 cores). At most CHUNK / ROWS streams, so that the default
+# run's 32 rows fill them all; with more cores, each stream gets several threads (measured on 2 cores only).
 CHUNK = 32
 ROWS = 8
 

@@ -72,7 +72,7 @@ def load_demo_model(weights: str | Path | None = None, openvino: bool | None = N
     return DemoModel(fast, read_classes(weights), weights)
 
 
-@dataclass(frozen=True, eq=False)  # equal only to itself: hashable, so its pictures can be cached (demo/handlers.py)
+@dataclass(frozen=True, eq=False)  # equal only to itself: hashable, so its pictures can be cached (demo/export.py)
 class Frame:
     """What the browser shows after `done` of `total` steps: per arm, x_t, ε̂ and x̂0 as uint8 sprites."""
 

@@ -2,6 +2,7 @@
 
     python scripts/engines.py [--weights weights/sprites.safetensors] [--compile]      (about a minute; --compile adds two)
     python scripts/engines.py --batches 32 64 128 256 384      (the cost per sprite as runs are batched together)
+    python scripts/engines.py --per-core 16 32 64      (one core, one fixed-shape chunk: the cost per sprite by chunk size)
 
 "OpenVINO" is the engine the demo serves (fixed-shape chunks side by side, a core each); "chunks in turn" the same
 chunks one after another on all cores, and "dynamic batch" the IR compiled for any batch: what it replaced.
@@ -66,13 +67,42 @@ def latency_openvino(weights: str, net: UNetConfig, chunk: int | None = None):
     return in_turn
 
 
+def per_core(weights: str, net: UNetConfig, chunks: list[int], rounds: int = 8) -> dict[int, float]:
+    """Median ms a sprite of one fixed-shape chunk of each size on one thread, the sizes alternated round by round
+    (the machine drifts within minutes): a solo default run computes chunks of 16 a core, the classroom's 64 rows 32."""
+    import openvino as ov
+
+    core = ov.Core()
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": 1, "ENABLE_CPU_PINNING": False}
+    requests = {}
+    for rows in chunks:
+        request = core.compile_model(read_fixed(core, ir_path(weights), rows, net), "CPU", config).create_infer_request()
+        inputs = [torch.randn(rows, 3, net.height, net.height).numpy(), np.full(rows, 250), np.zeros((rows, net.n_cfeat), np.float32)]
+        request.infer(inputs)  # warm
+        requests[rows] = request, inputs
+    times: dict[int, list[float]] = {rows: [] for rows in chunks}
+    for _ in range(rounds):
+        for rows, (request, inputs) in requests.items():
+            reps = max(1, 128 // rows)
+            start = time.perf_counter()
+            for _ in range(reps):
+                request.infer(inputs)
+            times[rows].append((time.perf_counter() - start) / (reps * rows) * 1e3)
+    return {rows: statistics.median(t) for rows, t in times.items()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     p.add_argument("--compile", action="store_true", help="also time torch.compile (fp32, freezing, dynamic batch)")
     p.add_argument("--batches", type=int, nargs="+", default=[16, 32])
+    p.add_argument("--per-core", type=int, nargs="+", metavar="ROWS", help="only the cost per sprite of chunks of these sizes on one core")
     a = p.parse_args()
     model = load_model(a.weights, "cpu")
+    if a.per_core:
+        for rows, cost in per_core(a.weights, model.config, a.per_core).items():
+            print(f"one core, chunks of {rows:3d}: {cost:.3f} ms a sprite (median of 8 alternated rounds)")
+        return
     engines = [("eager torch fp32", lambda: TorchEngine(model, bf16=False))]
     if cpu_has_bf16():
         engines.append(("eager torch bf16 autocast", lambda: TorchEngine(model, bf16=True)))

@@ -5,10 +5,9 @@
 
 The identical clients ask for the default run (DDPM, 500 steps, seed 0, 16 + 16 sprites); the distinct ones for
 runs of --distinct-steps steps with seeds 1, 2, … Everything is bounded: the clients, their runs, and the server,
-which is stopped at the end. Prints each group's time to the first frame and to the end against the solo time (the median
-of three warm solo runs, two before the load and one after),
-with --throughput the sprite-steps a second of 1, 2, 4 and 8 concurrent runs, and with --memory the server's
-resident memory over 100 runs.
+which is stopped at the end. Prints each group's time to the first frame and to the end against the solo time (the
+median of three warm solo runs, two before the load and one after), with --throughput the sprite-steps a second of
+1, 2, 4 and 8 concurrent runs, and with --memory the server's resident memory over 100 runs.
 """
 from __future__ import annotations
 
@@ -75,7 +74,7 @@ def classroom(url: str, identical: int, distinct: int, distinct_steps: int, defa
 
     solo_run(10_000)  # warm
     # The solo time is the median of three warm runs, two before the load and one after: one run alone
-    # drifted from 5.5 to 9.0 s between loads on this machine, and the ratios are taken against it.
+    # drifted from 4.7 to 9.0 s between loads on this machine, and the ratios are taken against it.
     solos = [solo_run(10_001), solo_run(10_002)]
     requests = [default] * identical + [run_args(distinct_steps, seed0 + i, default[3]) for i in range(distinct)]
     cpu_before = (cpu_s(server_pid), cpu_s()) if server_pid else None

@@ -63,7 +63,7 @@ def test_openvino_cuts_a_large_batch_into_a_few_fixed_shapes(tiny_weights, tiny_
         ov(x[:m], t[:m])
     assert set(ov._compiled) <= set(range(ROWS, CHUNK + 1, ROWS))  # at most CHUNK / ROWS compiles, whatever the batches
     # Every dimension of every input fixed, not the batch alone: the export leaves the sprite's size and the
-    # context's width dynamic, and a partly dynamic model ran 20-25 % slower (docs/performance.md, "Engines").
+    # context's width dynamic, and a partly dynamic model was slower (`python scripts/engines.py`; docs/performance.md, "Engines").
     for rows, compiled in ov._compiled.items():
         assert all(i.get_partial_shape().is_static for i in compiled.inputs)
         assert [tuple(i.get_partial_shape().to_shape()) for i in compiled.inputs] == [(rows, 3, 16, 16), (rows,), (rows, 5)]
