@@ -1,4 +1,5 @@
-"""Sample quality: Sprite-FID on a small classifier's features, near-copies, diversity, class accuracy."""
+"""Sample quality: Sprite-FID, precision and recall on a small classifier's features, off-palette pixels,
+near-copies, diversity, class accuracy."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -16,6 +17,8 @@ from .guidance import MIXED, Guided, class_context
 from .sampler import Kind, sample, sampler, seeded_noise
 
 NEAR_COPY_RMS = 2 / 255  # a sample this close (RMS over pixels, in [0, 1]) to a training tile is a copy
+OFF_PALETTE_LEVELS = 24  # a pixel farther than this (|ΔR| + |ΔG| + |ΔB|, in 0…255 levels) from every palette colour is off it
+PR_K = 3  # the k of improved precision and recall (Kynkäänniemi et al. 2019)
 
 
 class FeatureNet(nn.Module):
@@ -95,6 +98,39 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.sqrt(np.clip(lam, 0, None)).sum())
 
 
+def _kth_nearest(a: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each row of `a` to its k-th nearest other row."""
+    d = torch.cdist(a, a)
+    return d.kthvalue(k + 1, dim=1).values  # +1: each row's nearest is itself, at 0
+
+
+def _covered(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    """Whether each point lies in at least one ball (centre, radius)."""
+    return torch.cat([(torch.cdist(points[i : i + 1000], centres) <= radii).any(1) for i in range(0, len(points), 1000)])
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_K) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019, eqs. 1–3): the share of `fake` inside the real
+    manifold (balls to each real point's k-th nearest real neighbour), and the share of `real` inside the fake one."""
+    r, f = torch.from_numpy(real), torch.from_numpy(fake)
+    precision = _covered(f, r, _kth_nearest(r, k)).double().mean().item()
+    recall = _covered(r, f, _kth_nearest(f, k)).double().mean().item()
+    return precision, recall
+
+
+def palette(images: np.ndarray) -> np.ndarray:
+    """The distinct RGB colours of uint8 images (N, H, W, 3), as (P, 3)."""
+    return np.unique(images.reshape(-1, 3), axis=0)
+
+
+def off_palette_share(samples: np.ndarray, colours: np.ndarray, levels: int = OFF_PALETTE_LEVELS) -> float:
+    """Share of the samples' pixels farther than `levels` (summed over R, G and B) from every colour of `colours`."""
+    px = torch.from_numpy(samples.reshape(-1, 3).astype(np.int32))
+    pal = torch.from_numpy(colours.astype(np.int32))
+    nearest = torch.cat([(px[i : i + 65536, None, :] - pal[None]).abs().sum(2).min(1).values for i in range(0, len(px), 65536)])
+    return float((nearest > levels).double().mean())
+
+
 def nearest_rms(samples: np.ndarray, train: np.ndarray) -> np.ndarray:
     """RMS pixel distance (in [0, 1]) from each sample to its nearest training tile or its mirror."""
     ref = np.concatenate([train, train[:, :, ::-1]]).reshape(2 * len(train), -1)
@@ -113,15 +149,31 @@ def pixel_diversity(samples: np.ndarray) -> float:
 
 
 def draw(model: Callable, kind: Kind, n: int, seed: int, *, noise_scale: float = 1.0, batch: int = 250,
-         context: torch.Tensor | None = None, device: torch.device | str = "cpu") -> np.ndarray:
-    """n uint8 sprites of `seed` from `model` (called like the U-Net), in batches, with the sampler of that kind."""
+         context: torch.Tensor | None = None, device: torch.device | str = "cpu", steps: int | None = None) -> np.ndarray:
+    """n uint8 sprites of `seed` from `model` (called like the U-Net), in batches, with the sampler of that kind and steps."""
     out = []
     x_T, gens = seeded_noise(seed, n)
     for i in tqdm(range(0, n, batch), desc=kind, unit="batch", leave=False):
         c = context[i : i + batch].to(device) if context is not None else None
-        steps = sampler(kind, model, x_T[i : i + batch].to(device), noise_scale=noise_scale, generator=gens[i : i + batch], context=c)
-        out.append(to_uint8(sample(steps)))
+        walk = sampler(kind, model, x_T[i : i + batch].to(device), steps=steps, noise_scale=noise_scale,
+                       generator=gens[i : i + batch], context=c)
+        out.append(to_uint8(sample(walk)))
     return np.concatenate(out)
+
+
+def score(imgs: np.ndarray, data: Sprites, net: FeatureNet, real: np.ndarray, colours: np.ndarray) -> dict:
+    """One sampler line: FID, precision, recall, off-palette share, near-copies and diversity of uint8 samples."""
+    fake = features(net, imgs)
+    precision, recall = precision_recall(real, fake)
+    nearest = nearest_rms(imgs, data.images)
+    return {
+        "fid": frechet_distance(fake, real), "precision": precision, "recall": recall,
+        "off_palette": off_palette_share(imgs, colours),
+        "near_copy_share": float((nearest < NEAR_COPY_RMS).mean()),
+        "pixel_diversity": pixel_diversity(imgs),
+        # How close samples come to the training tiles: memorisation shows as a low tail long before copies.
+        "nearest_rms_quantiles": {f"{q:g}": float(np.quantile(nearest, q)) for q in (0.0, 0.01, 0.05, 0.25, 0.5)},
+    }
 
 
 def evaluate(model: Callable, data: Sprites, net: FeatureNet, *, n: int = 1000, seed: int = 0,
@@ -129,22 +181,20 @@ def evaluate(model: Callable, data: Sprites, net: FeatureNet, *, n: int = 1000, 
     """The model card's quality figures: one dict per sampler, the real-vs-real floor, and class accuracy
     per classifier-free guidance weight w (0: the plain conditional model). `model` is called like the U-Net."""
     real = features(net, data.images)
+    colours = palette(data.images)
     perm = np.random.default_rng(seed).permutation(len(real))
     half = len(real) // 2
-    results: dict = {"n_samples": n, "seed": seed, "fid_floor_real_vs_real": frechet_distance(real[perm[:half]], real[perm[half:]])}
+    precision, recall = precision_recall(real[perm[:half]], real[perm[half:]])
+    results: dict = {"n_samples": n, "seed": seed, "real_vs_real": {
+        "fid": frechet_distance(real[perm[:half]], real[perm[half:]]), "precision": precision, "recall": recall,
+        "off_palette": off_palette_share(data.images, colours)}}
+    log(f"{'real_vs_real':16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results["real_vs_real"].items()))
 
     samplers = {"ddpm500_noise1": ("ddpm", 1.0), "ddpm500_noise0": ("ddpm", 0.0), "ddim25": ("ddim", 1.0)}
     for name, (kind, scale) in samplers.items():
         imgs = draw(model, kind, n, seed, noise_scale=scale, device=device)
-        nearest = nearest_rms(imgs, data.images)
-        results[name] = {
-            "fid": frechet_distance(features(net, imgs), real),
-            "near_copy_share": float((nearest < NEAR_COPY_RMS).mean()),
-            "pixel_diversity": pixel_diversity(imgs),
-        }
-        log(f"{name:16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results[name].items()))
-        # How close samples come to the training tiles: memorisation shows as a low tail long before copies.
-        results[name]["nearest_rms_quantiles"] = {f"{q:g}": float(np.quantile(nearest, q)) for q in (0.0, 0.01, 0.05, 0.25, 0.5)}
+        results[name] = score(imgs, data, net, real, colours)
+        log(f"{name:16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results[name].items() if not isinstance(v, dict)))
     context = class_context(MIXED, n, data.classes)  # every class in turn, as `python -m ddpm sample` asks
     labels = context.argmax(1).numpy()
     results["class_accuracy"] = {}

@@ -1,4 +1,4 @@
-"""Training: the course's ε-prediction loss, with EMA, context dropout, warm-up and cosine decay."""
+"""Training: the course's ε-prediction loss, with EMAs, context dropout, warm-up, and cosine or open-ended decay."""
 from __future__ import annotations
 
 import copy
@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from .checkpoint import load_model, read_meta, save_model
 from .data import Sprites, random_hflip, to_tensor, to_uint8
+from .ema import PowerEMA
 from .engine import autocast, pick_device, use_bf16
 from .images import make_grid, upscale, write_png
 from .sampler import q_sample, sample, sampler, seeded_noise
@@ -29,8 +30,11 @@ class TrainConfig:
     steps: int = 20_000
     batch_size: int = 128
     lr: float = 1e-3
-    warmup: int = 500  # linear learning-rate warm-up steps, then cosine decay to 0
-    ema: float = 0.999  # decay of the exponential moving average of the weights
+    warmup: int = 500  # linear learning-rate warm-up steps, then the decay below
+    lr_schedule: str = "cosine"  # "cosine": to 0 at `steps`; "rsqrt": lr/√max(step/lr_ref, 1), which needs no known end
+    lr_ref: int = 5000  # where "rsqrt" starts to decay (Karras et al. 2024, eq. 16's t_ref)
+    ema: float = 0.999  # decay of the exponential moving average of the weights (written to the output file)
+    ema_sigma_rels: tuple[float, ...] = ()  # power-function EMAs kept beside it (ddpm/ema.py), each in its own file
     p_uncond: float = 0.1  # context dropout: share of sprites trained without their class
     min_snr_gamma: float = 0.0  # > 0: weight each sprite's loss by min(SNR_t, γ)/SNR_t (Hang et al. 2023); 0: plain MSE
     balance: bool = False  # draw every class equally often (creatures are half the tiles)
@@ -42,12 +46,21 @@ class TrainConfig:
     unet: UNetConfig = field(default_factory=UNetConfig)
 
 
-def lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up to 1 over `warmup` steps, then cosine decay to 0 at `total`."""
+def lr_factor(step: int, warmup: int, total: int, schedule: str = "cosine", ref: int = 5000) -> float:
+    """Linear warm-up to 1 over `warmup` steps, then cosine decay to 0 at `total`, or 1/√max(step/ref, 1) for "rsqrt"."""
     if step < warmup:
         return (step + 1) / warmup
+    if schedule == "rsqrt":
+        return 1 / math.sqrt(max(step / ref, 1.0))
+    if schedule != "cosine":
+        raise ValueError(f"lr_schedule must be 'cosine' or 'rsqrt', not {schedule!r}")
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def ema_path(out: Path, sigma_rel: float) -> Path:
+    """Where the power EMA of width σ_rel is written beside `out`: NAME.ema0.100.safetensors."""
+    return out.with_name(f"{out.stem}.ema{sigma_rel:.3f}{out.suffix}")
 
 
 def context_batch(labels: torch.Tensor, n_classes: int, p_uncond: float, generator: torch.Generator) -> torch.Tensor:
@@ -95,15 +108,21 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
     torch.manual_seed(cfg.seed)  # parameter initialisation
     model = ContextUnet(cfg.unet).to(device)
     ema = copy.deepcopy(model).requires_grad_(False)
+    power = [PowerEMA(model, s) for s in cfg.ema_sigma_rels]
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup, cfg.steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup, cfg.steps, cfg.lr_schedule, cfg.lr_ref))
     step, losses, seconds = 0, [], 0.0
     state_path = _state_path(out)
     if resume and state_path.is_file():
         state = torch.load(state_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["opt"])
+        for p in power:
+            p.model.load_state_dict(state["power"][f"{p.sigma_rel:g}"])  # KeyError: a state made without this σ_rel
+        if "opt" in state:
+            opt.load_state_dict(state["opt"])
+        else:  # committed state drops Adam's moments to stay small; they warm up again in a few hundred steps
+            print("no optimiser state: Adam's moments start afresh")
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
         step, losses, seconds = state["step"], state["losses"], state["seconds"]
@@ -116,6 +135,8 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
             raise ValueError(f"--init {init} is a {start.config}, not the {cfg.unet} asked for")
         model.load_state_dict(start.state_dict())
         ema.load_state_dict(start.state_dict())
+        for p in power:
+            p.model.load_state_dict(start.state_dict())
         print(f"initialised from {init} ({read_meta(init).get('steps', '?')} steps)")
 
     def meta() -> dict:
@@ -129,8 +150,11 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
 
     def checkpoint() -> None:
         save_model(out, ema, meta())
+        for p in power:
+            save_model(ema_path(out, p.sigma_rel), p.model, {**meta(), "ema_sigma_rel": p.sigma_rel})
         tmp = state_path.with_name(state_path.name + ".tmp")
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                    "power": {f"{p.sigma_rel:g}": p.model.state_dict() for p in power},
                     "sched": sched.state_dict(), "gen": gen.get_state(), "step": step, "losses": losses,
                     "seconds": seconds}, tmp)
         tmp.replace(state_path)
@@ -160,6 +184,8 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
         with torch.no_grad():  # EMA of the weights (Ho et al. 2020, §4)
             torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - cfg.ema)
         step += 1
+        for p in power:
+            p.update(model, step)
         losses.append(loss.item())
         seconds = time.perf_counter() - t_start
         bar.update(1)

@@ -5,8 +5,10 @@ import torch
 
 from ddpm import Schedule, Sprites, UNetConfig, load_model
 from ddpm.data import to_tensor
-from ddpm.evaluate import evaluate, frechet_distance, nearest_rms, pixel_diversity, train_feature_net
-from ddpm.train import TrainConfig, draw_weights, loss_weight, lr_factor, train
+from ddpm.evaluate import (evaluate, frechet_distance, nearest_rms, off_palette_share, palette, pixel_diversity, precision_recall,
+                           train_feature_net)
+from ddpm.ema import PowerEMA, power_beta, sigma_rel_to_gamma
+from ddpm.train import TrainConfig, draw_weights, ema_path, loss_weight, lr_factor, train
 
 
 def toy_sprites(n=64):
@@ -80,6 +82,73 @@ def test_lr_schedule():
     assert lr_factor(100, 10, 100) == pytest.approx(0.0)
 
 
+def test_rsqrt_lr_needs_no_end():
+    assert lr_factor(0, 10, 100, "rsqrt", 40) == pytest.approx(0.1)
+    assert lr_factor(40, 10, 100, "rsqrt", 40) == pytest.approx(1.0)
+    assert lr_factor(160, 10, 100, "rsqrt", 40) == pytest.approx(0.5)  # 1/√(160/40)
+    assert lr_factor(160, 10, 100, "rsqrt", 40) == lr_factor(160, 10, 10**6, "rsqrt", 40)  # the end plays no part
+    with pytest.raises(ValueError, match="lr_schedule"):
+        lr_factor(20, 10, 100, "linear")
+
+
+def test_power_ema_width_and_weights_match_their_closed_forms():
+    # σ_rel of the weights ∝ i^γ on (0, 1] is √((γ+1)/((γ+2)²(γ+3))) (EDM2, eq. 3); γ = 6.94 at 0.1 (EDM2's table).
+    for sigma_rel in (0.05, 0.1, 0.2):
+        g = sigma_rel_to_gamma(sigma_rel)
+        assert np.sqrt((g + 1) / ((g + 2) ** 2 * (g + 3))) == pytest.approx(sigma_rel)
+    assert sigma_rel_to_gamma(0.1) == pytest.approx(6.94, abs=0.01)
+    # After steps 1 … n of θ_i, the average is Σ θ_i · (i^(γ+1) − (i−1)^(γ+1)) / n^(γ+1): a telescoping product of β.
+    thetas = torch.randn(50, 3, dtype=torch.float64)
+    model = torch.nn.Linear(3, 1, bias=False).double()
+    ema = PowerEMA(model, 0.2)
+    for i, theta in enumerate(thetas, start=1):
+        model.weight.data[0] = theta
+        ema.update(model, i)
+    i = torch.arange(1, 51, dtype=torch.float64)
+    w = (i ** (ema.gamma + 1) - (i - 1) ** (ema.gamma + 1)) / 50 ** (ema.gamma + 1)
+    torch.testing.assert_close(ema.model.weight.data[0], (w[:, None] * thetas).sum(0))
+    assert power_beta(1, ema.gamma) == 0  # the first step's weights replace the initial ones
+
+
+def test_power_emas_are_written_beside_the_weights_and_resume(tmp_path):
+    cfg = TrainConfig(**{**TOY.__dict__, "steps": 12, "ckpt_every": 6, "ema_sigma_rels": (0.1, 0.2), "lr_schedule": "rsqrt", "lr_ref": 4})
+    out = tmp_path / "toy.safetensors"
+    train(toy_sprites(), out, cfg)
+    a = load_model(ema_path(out, 0.1), device="cpu")
+    b = load_model(ema_path(out, 0.2), device="cpu")
+    assert ema_path(out, 0.1).name == "toy.ema0.100.safetensors"
+    assert any(not torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))  # two different averages
+    longer = TrainConfig(**{**cfg.__dict__, "steps": 18})
+    train(toy_sprites(), out, longer, resume=True)  # an open-ended run goes on from its state
+    whole = tmp_path / "whole.safetensors"
+    train(toy_sprites(), whole, longer)
+    for s in (0.1, 0.2):
+        for p, q in zip(load_model(ema_path(out, s), device="cpu").parameters(), load_model(ema_path(whole, s), device="cpu").parameters()):
+            torch.testing.assert_close(p, q)
+
+
+def test_precision_and_recall_on_known_cases():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(600, 8))
+    p, r = precision_recall(real[:300], real[300:])
+    assert p > 0.8 and r > 0.8  # two halves of one distribution
+    p, r = precision_recall(real, np.repeat(real[:1], 300, axis=0))
+    assert p == 1 and r < 0.02  # one real sample repeated: inside the manifold, covering nothing
+    p, r = precision_recall(real, rng.normal(size=(300, 8)) * 0.1 + 8)
+    assert p == 0 and r == 0  # far away: neither
+
+
+def test_off_palette_share_counts_pixels_more_than_24_levels_from_every_colour():
+    data = toy_sprites(8).images
+    colours = palette(data)
+    assert len(colours) == 3 and off_palette_share(data, colours) == 0  # white, red, blue
+    shifted = data.copy()
+    shifted[0, 0, 0] = (255 - 8, 255 - 8, 255 - 8)  # 24 levels off: still on the palette
+    shifted[0, 0, 1] = (255 - 8, 255 - 8, 255 - 9)  # 25 levels off
+    shifted[1, 5, 5] = (120, 40, 120)  # between red and blue
+    assert off_palette_share(shifted, colours) == pytest.approx(2 / shifted[..., 0].size)
+
+
 def test_frechet_distance():
     rng = np.random.default_rng(0)
     a = rng.normal(size=(2000, 8))
@@ -121,5 +190,6 @@ def test_evaluate_end_to_end_with_a_model_that_copies_its_class_tile():
     for name in ("ddpm500_noise1", "ddim25"):  # every sample is tile 0, exactly or to within a grey level
         assert res[name]["near_copy_share"] == 1 and res[name]["pixel_diversity"] < 2 / 255
         assert res[name]["nearest_rms_quantiles"]["0.5"] < 2 / 255  # the median sample sits on a tile
+        assert res[name]["off_palette"] < 0.05  # the tile's own colours, to within rounding
     assert res["class_accuracy"] == {"w=0": {"block": 1.0, "bar": 1.0}}  # each class's tile, recognised
-    assert res["fid_floor_real_vs_real"] < res["ddim25"]["fid"]  # one tile is not the data's spread
+    assert res["real_vs_real"]["fid"] < res["ddim25"]["fid"]  # one tile is not the data's spread
