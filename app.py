@@ -8,8 +8,9 @@ import sys
 
 import gradio as gr
 
-from demo import (ANY_CLASS, DDIM_STEPS, DEFAULT_GUIDANCE, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES,
-                  MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError)
+from demo import (ALL_SPRITES, ANY_CLASS, DDIM_STEPS, DEFAULTS, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED,
+                  MAX_SPRITES, MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError)
+from demo.components import unchecked
 from demo.handlers import (compare, default_steps, denoise, downloads, final_frame, first_schedule_image, forward, model, race, random_seed,
                            scrubber, show_frame)
 from demo.i18n import label, page
@@ -44,21 +45,20 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     gr.Markdown(I18N("intro"))
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
-            sampler = gr.Radio(list(SAMPLERS), value="DDPM", label=I18N("sampler"))
-            steps = gr.Slider(1, T, value=T, step=1, label=I18N("steps"))
+            sampler = gr.Radio(list(SAMPLERS), value=DEFAULTS["sampler"], label=I18N("sampler"))
+            steps = unchecked(gr.Slider(1, T, value=T, step=1, label=I18N("steps")))
             with gr.Row():
-                seed = gr.Slider(0, MAX_SEED, value=0, step=1, label=I18N("seed"), scale=4)
+                seed = unchecked(gr.Slider(0, MAX_SEED, value=DEFAULTS["seed"], step=1, label=I18N("seed"), scale=4))
                 dice = gr.Button(I18N("dice"), scale=1, min_width=60)
-            n = gr.Slider(1, MAX_SPRITES, value=16, step=1, label=I18N("sprites"))
+            n = unchecked(gr.Slider(1, MAX_SPRITES, value=DEFAULTS["n"], step=1, label=I18N("sprites")))
             class_name = gr.Dropdown([(I18N("any"), ANY_CLASS), (I18N("mixed"), MIXED), (I18N("mix_choice"), MIX),
                                       *[(label(c), c) for c in CLASSES]],
-                                     value=ANY_CLASS, label=I18N("class"))
-            guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5,
-                                 label=I18N("guidance"))
-            mix = gr.Textbox("hero 1, food 0.6", label=I18N("mix"))
-            add_noise = gr.Checkbox(value=True, label=I18N("add_noise"))
-            noise_scale = gr.Slider(0, MAX_NOISE_SCALE, value=1, step=0.05, label=I18N("noise_scale"))
-            side_by_side = gr.Checkbox(value=True, label=I18N("side_by_side"))
+                                     value=DEFAULTS["class_name"], label=I18N("class"))
+            guidance = unchecked(gr.Slider(0, MAX_GUIDANCE, value=DEFAULTS["guidance"], step=0.5, label=I18N("guidance")))
+            mix = gr.Textbox(DEFAULTS["mix"], label=I18N("mix"))
+            add_noise = gr.Checkbox(value=DEFAULTS["add_noise"], label=I18N("add_noise"))
+            noise_scale = unchecked(gr.Slider(0, MAX_NOISE_SCALE, value=DEFAULTS["noise_scale"], step=0.05, label=I18N("noise_scale")))
+            side_by_side = gr.Checkbox(value=DEFAULTS["side_by_side"], label=I18N("side_by_side"))
             with gr.Row():
                 run_btn = gr.Button(I18N("run"), variant="primary")
                 stop_btn = gr.Button(I18N("stop"), variant="stop")
@@ -68,15 +68,16 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
             with gr.Row():
                 view = gr.Radio([(I18N(key), v) for key, v in zip(("view_x", "view_eps", "view_x0"), VIEWS)], value=VIEWS[0],
                                 label=I18N("show"))
-                sprite = gr.Dropdown([(I18N("all"), "all"), *map(str, range(1, MAX_SPRITES + 1))], value="all", label=I18N("sprite"))
+                sprite = gr.Dropdown([(I18N("all"), ALL_SPRITES), *map(str, range(1, MAX_SPRITES + 1))], value=ALL_SPRITES,
+                                     label=I18N("sprite"))
             scrub = gr.Slider(0, 1, value=0, step=1, label=I18N("scrub"), visible=False)
             with gr.Row():
                 source = gr.Radio([(I18N("last run"), FORWARD_SOURCES[0]), (I18N("seed_source"), FORWARD_SOURCES[1])],
                                   value=FORWARD_SOURCES[0], label=I18N("forward_source"))
                 forward_btn = gr.Button(I18N("forward"))
             with gr.Row():
-                race_ddpm = gr.Slider(1, T, value=T, step=1, label=I18N("race_ddpm"))
-                race_ddim = gr.Slider(1, T, value=DDIM_STEPS, step=1, label=I18N("race_ddim"))
+                race_ddpm = unchecked(gr.Slider(1, T, value=T, step=1, label=I18N("race_ddpm")))
+                race_ddim = unchecked(gr.Slider(1, T, value=DDIM_STEPS, step=1, label=I18N("race_ddim")))
                 race_btn = gr.Button(I18N("race"))
             compare_t = gr.Slider(0, T, value=T, step=1, label=I18N("compare"), visible=False)
             # A picture, not gr.LinePlot: re-sending a plot's data each frame made the server grow ~1 MB a run.

@@ -6,16 +6,19 @@ engine. Training, evaluation, the benchmark and the CLI are imported where they 
 """
 from .checkpoint import CheckpointError, load_model, read_classes, save_model
 from .data import CLASSES, Sprites, load_course_npy, load_png_folder, load_sheets, load_sprites
-from .engine import fast_model, pick_device
-from .guidance import Guided, class_context
+from .device import pick_device
+from .engine import fast_model
+from .denoiser import Denoiser
+from .guidance import Guided, class_context, guide
 from .sampler import (Step, denoise_add_noise, predict_x0, q_sample, sample, sample_ddim, sample_ddpm, sample_side_by_side, sampler,
                       seeded_generators, seeded_noise)
 from .schedule import Schedule
 from .unet import ContextUnet, UNetConfig
 
 __all__ = [
-    "CLASSES", "CheckpointError", "ContextUnet", "Guided", "Schedule", "Sprites", "Step", "UNetConfig",
-    "class_context", "denoise_add_noise", "fast_model", "load_course_npy", "load_model", "load_png_folder", "load_sheets", "load_sprites",
+    "CLASSES", "CheckpointError", "ContextUnet", "Denoiser", "Guided", "Schedule", "Sprites", "Step", "UNetConfig",
+    "class_context", "denoise_add_noise", "fast_model", "guide",
+    "load_course_npy", "load_model", "load_png_folder", "load_sheets", "load_sprites",
     "pick_device", "predict_x0", "q_sample", "read_classes", "sample", "sample_ddim", "sample_ddpm", "sample_side_by_side",
     "sampler", "save_model", "seeded_generators", "seeded_noise",
 ]

@@ -15,7 +15,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .course import CourseContextUnet, notebook_sample
 from .data import to_uint8
-from .engine import Engine, TorchEngine, cpu_has_bf16
+from .device import cpu_has_bf16
+from .engine import Engine, TorchEngine
 from .sampler import denoise_add_noise, randn_per_sprite, sample, sampler, seeded_noise
 from .schedule import Schedule
 from .unet import ContextUnet
@@ -33,11 +34,12 @@ class Case:
 
 def reference_loop(model: ContextUnet, schedule: Schedule, x: torch.Tensor, gens: list[torch.Generator] | None) -> torch.Tensor:
     """The course's loop: eager fp32 model and denoise_add_noise, t = T … 1; z from the sprites' generators, or 0 without."""
+    c = torch.zeros(len(x), model.n_cfeat)  # unconditional: the all-zero context
     with torch.no_grad():
         for i in range(schedule.T, 0, -1):
             t = torch.full((x.shape[0],), i)
             z = randn_per_sprite(gens, len(x)) if i > 1 and gens is not None else 0
-            eps = model(x, t)
+            eps = model(x, t, c)
             x = denoise_add_noise(schedule, x, i, eps, z)
     return x
 
@@ -45,9 +47,10 @@ def reference_loop(model: ContextUnet, schedule: Schedule, x: torch.Tensor, gens
 def reference_ddim(model: ContextUnet, schedule: Schedule, x: torch.Tensor, steps: int) -> torch.Tensor:
     """The course's DDIM loop (lesson 4), eager fp32."""
     step = schedule.T // steps
+    c = torch.zeros(len(x), model.n_cfeat)
     with torch.no_grad():
         for i in range(schedule.T, 0, -step):
-            eps = model(x, torch.full((x.shape[0],), i))
+            eps = model(x, torch.full((x.shape[0],), i), c)
             ab, ab_prev = schedule.ab_t[i], schedule.ab_t[i - step]
             x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
             x = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
@@ -84,9 +87,9 @@ def matmul_peak(dtype: torch.dtype, n: int = 1024, reps: int = 10) -> float:
 
 def forward_flops(model: ContextUnet, batch: int) -> int:
     """FLOPs of one forward pass at `batch` (convolutions and matrix products)."""
-    x, t = torch.zeros(batch, 3, 16, 16), torch.ones(batch, dtype=torch.long)
+    x, t, c = torch.zeros(batch, 3, 16, 16), torch.ones(batch, dtype=torch.long), torch.zeros(batch, model.n_cfeat)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(x, t)
+        model(x, t, c)
     return counter.get_total_flops()
 
 

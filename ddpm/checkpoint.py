@@ -9,7 +9,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .engine import pick_device
+from .device import pick_device
 from .unet import ContextUnet, UNetConfig
 
 # The one shipped model: the demo, the CLI, evaluate and bench all load it by default (weights/README.md).

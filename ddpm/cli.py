@@ -15,9 +15,9 @@ from tqdm import tqdm
 from .checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, read_classes, read_meta
 from .data import load_sprites, to_uint8
 from .engine import Engine, export_ir, fast_model
-from .guidance import DEFAULT_GUIDANCE, MIXED, Guided, class_context
+from .guidance import DEFAULT_GUIDANCE, MIXED, class_context, guide
 from .images import make_grid, upscale, write_animation, write_png
-from .sampler import KINDS, sampler, seeded_noise
+from .sampler import KINDS, default_steps, sampler, seeded_noise
 from .schedule import Schedule
 from .unet import UNetConfig
 
@@ -67,11 +67,11 @@ def cmd_sample(a: argparse.Namespace) -> None:
     classes = read_classes(weights)
     x_T, gens = seeded_noise(a.seed, a.n)
     c = class_context(None if a.class_name == NO_CLASS else a.class_name, a.n, classes)
-    steps = sampler(a.sampler, Guided(fast, a.guidance), x_T.to(fast.device), steps=a.steps, noise_scale=a.noise_scale,
+    steps = sampler(a.sampler, guide(fast, a.guidance, c), x_T.to(fast.device), steps=a.steps, noise_scale=a.noise_scale,
                     generator=gens, context=c.to(fast.device) if c is not None else None)
     frames, x = [], x_T
     want_frames = out.suffix in (".gif", ".mp4")
-    total = a.steps or (Schedule.T if a.sampler == "ddpm" else None)
+    total = a.steps or default_steps(a.sampler)
     for done, step in enumerate(tqdm(steps, total=total, desc=a.sampler, unit="step"), start=1):
         x = step.x
         # Frames every 1 % of the run and the last one, so a long run stays a short animation.
@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=_positive(int), default=16)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--sampler", choices=KINDS, default="ddpm")
-    s.add_argument("--steps", type=_positive(int), default=None, help="ddpm: 500 (fewer = respaced); ddim: 25")
+    s.add_argument("--steps", type=_positive(int), default=None,
+                   help=f"ddpm: {default_steps('ddpm')} (fewer = respaced); ddim: {default_steps('ddim')}")
     s.add_argument("--noise-scale", type=float, default=1.0, help="λ, multiplies s3·z (0 = the no-noise sampler)")
     s.add_argument("--class", dest="class_name", default=MIXED,
                    help=f"{MIXED}: sprite i asks for class i mod 5 (default); {NO_CLASS}: unconditional; "

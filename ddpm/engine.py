@@ -8,72 +8,36 @@ numbers behind this choice.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from .checkpoint import load_model
+from .device import autocast, use_bf16
 from .unet import ContextUnet, UNetConfig
 
 IR_KEY = "ddpm_weights_sha256"  # the IR records which weights file it was made from
 
 
-def pick_device() -> torch.device:
-    """CUDA when it is there, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """True if the CPU multiplies bf16 natively (AMX-BF16 or AVX-512-BF16)."""
-    try:
-        flags = cpuinfo.read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def use_bf16(device: torch.device, override: bool | None = None, cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether to run in bf16 on `device`: `override` if given, else where it pays (CUDA with bf16, a bf16-capable CPU)."""
-    if override is not None:
-        return override
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return cpu_has_bf16(cpuinfo)
-
-
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on `device` when enabled, else a no-op context."""
-    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
-
-
-def _zero_context(x: Tensor, c: Tensor | None, n_cfeat: int) -> Tensor:
-    # The all-zero context is "no class" (the U-Net's own default), given explicitly for a fixed input signature.
-    return x.new_zeros(x.shape[0], n_cfeat) if c is None else c.to(x.dtype)
-
-
-def pad_rows(rows: Tensor, multiple: int) -> Tensor:
-    """`rows` padded to a multiple of `multiple` rows with copies of its last row (computed, then dropped by the caller)."""
-    extra = (-len(rows)) % multiple
-    return torch.cat([rows, rows[-1:].expand(extra, *rows.shape[1:])]) if extra else rows
-
-
 class TorchEngine:
-    """Eager torch, called like the U-Net: the reference, and the fallback for every other engine."""
+    """Eager torch, a Denoiser (ddpm/denoiser.py): the reference, and the fallback for every other engine."""
 
     def __init__(self, model: ContextUnet, *, bf16: bool | None = None) -> None:
         self.model = model.eval()
         self.config = model.config
         self.device = next(model.parameters()).device
         self.bf16 = use_bf16(self.device, bf16)
+        self.n_cfeat = model.config.n_cfeat
 
-    def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
+    def __call__(self, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
         """ε̂(x_t, t, c) in float32."""
         with torch.inference_mode(), autocast(self.device, self.bf16):
-            return self.model(x, t.reshape(-1).expand(x.shape[0]), _zero_context(x, c, self.config.n_cfeat)).float()
+            return self.model(x, t, c).float()
 
     @property
     def name(self) -> str:
@@ -137,10 +101,11 @@ def chunk_rows(n: int, streams: int) -> int:
 
 
 class OpenVINOEngine:
-    """The U-Net compiled by OpenVINO from its IR, fixed shapes run as parallel chunks; called like the U-Net, on the CPU."""
+    """The U-Net compiled by OpenVINO from its IR, fixed shapes run as parallel chunks; a Denoiser on the CPU."""
 
     def __init__(self, ir: str | Path, weights: str | Path, config: UNetConfig, *, bf16: bool | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, warm: Sequence[int] = ()) -> None:
+        """`warm`: batch sizes to compile for now, so that their first call waits for no compile."""
         import openvino as ov
 
         self._core = ov.Core()
@@ -151,6 +116,7 @@ class OpenVINOEngine:
             raise RuntimeError(f"{ir} was not made from {weights}; run `python -m ddpm export --weights {weights}`")
         self.bf16 = use_bf16(torch.device("cpu"), bf16)
         self.config = config
+        self.n_cfeat = config.n_cfeat
         self.device = torch.device("cpu")
         threads = threads or torch.get_num_threads()
         self.streams = min(threads, CHUNK // ROWS)
@@ -160,7 +126,8 @@ class OpenVINOEngine:
         self._compiled: dict[int, object] = {}
         self._lock = threading.Lock()
         self._local = threading.local()  # an infer request is not to be shared between threads
-        self._request(chunk_rows(32, self.streams), 0)  # the demo's default run (16 + 16 rows) needs no compile after start
+        for n in warm:
+            self._request(chunk_rows(n, self.streams), 0)
 
     def _request(self, rows: int, i: int) -> tuple[object, list[np.ndarray]]:
         """This thread's i-th infer request for a chunk of exactly `rows`, and its inputs' memory; compiles that shape on first use."""
@@ -179,11 +146,10 @@ class OpenVINOEngine:
             requests[rows, i] = request, [request.get_input_tensor(k).data for k in range(3)]
         return requests[rows, i]
 
-    def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
+    def __call__(self, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
         """ε̂(x_t, t, c) in float32."""
         n = x.shape[0]
-        inputs = (x.detach().float().cpu().numpy(), t.reshape(-1).expand(n).long().cpu().numpy(),
-                  _zero_context(x, c, self.config.n_cfeat).detach().float().cpu().numpy())
+        inputs = (x.detach().float().cpu().numpy(), t.long().cpu().numpy(), c.detach().float().cpu().numpy())
         size = chunk_rows(n, self.streams)
         running = []
         for i, start in enumerate(range(0, n, size)):
@@ -210,16 +176,15 @@ Engine = TorchEngine | OpenVINOEngine
 
 
 def fast_model(weights: str | Path, device: torch.device | str | None = None, *, bf16: bool | None = None,
-               openvino: bool = True, log=print) -> Engine:
+               openvino: bool = True, warm: Sequence[int] = (), log=print) -> Engine:
     """The model in `weights` on the fastest engine here: OpenVINO from the IR beside them on a CPU, else eager torch.
 
+    `warm`: batch sizes that OpenVINO compiles for at once, so that their first call is as fast as the next.
     Where OpenVINO is missing, the IR absent or stale, or anything fails, eager torch serves and `log` says why."""
-    from .checkpoint import load_model  # checkpoint imports this module for pick_device
-
     model = load_model(weights, device=device)
     if openvino and next(model.parameters()).device.type == "cpu":
         try:
-            return OpenVINOEngine(ir_path(weights), weights, model.config, bf16=bf16)
+            return OpenVINOEngine(ir_path(weights), weights, model.config, bf16=bf16, warm=warm)
         except ImportError:
             log("ddpm: OpenVINO is not installed; eager torch serves")
         except Exception as e:  # a missing or stale IR, an unsupported CPU: the model still runs

@@ -2,7 +2,7 @@
 near-copies, diversity, class accuracy."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,8 @@ from torch import nn
 from tqdm import tqdm
 
 from .data import Sprites, random_hflip, to_tensor, to_uint8
-from .guidance import MIXED, Guided, class_context
+from .guidance import MIXED, class_context, guide
+from .denoiser import Denoiser
 from .sampler import Kind, sample, sampler, seeded_noise
 
 NEAR_COPY_RMS = 2 / 255  # a sample this close (RMS over pixels, in [0, 1]) to a training tile is a copy
@@ -148,9 +149,9 @@ def pixel_diversity(samples: np.ndarray) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
-def draw(model: Callable, kind: Kind, n: int, seed: int, *, noise_scale: float = 1.0, batch: int = 250,
+def draw(model: Denoiser, kind: Kind, n: int, seed: int, *, noise_scale: float = 1.0, batch: int = 250,
          context: torch.Tensor | None = None, device: torch.device | str = "cpu", steps: int | None = None) -> np.ndarray:
-    """n uint8 sprites of `seed` from `model` (called like the U-Net), in batches, with the sampler of that kind and steps."""
+    """n uint8 sprites of `seed` from `model`, in batches, with the sampler of that kind and steps."""
     out = []
     x_T, gens = seeded_noise(seed, n)
     for i in tqdm(range(0, n, batch), desc=kind, unit="batch", leave=False):
@@ -176,10 +177,10 @@ def score(imgs: np.ndarray, data: Sprites, net: FeatureNet, real: np.ndarray, co
     }
 
 
-def evaluate(model: Callable, data: Sprites, net: FeatureNet, *, n: int = 1000, seed: int = 0,
+def evaluate(model: Denoiser, data: Sprites, net: FeatureNet, *, n: int = 1000, seed: int = 0,
              guidance: Sequence[float] = (0.0,), device: torch.device | str = "cpu", log=print) -> dict:
     """The model card's quality figures: one dict per sampler, the real-vs-real floor, and class accuracy
-    per classifier-free guidance weight w (0: the plain conditional model). `model` is called like the U-Net."""
+    per classifier-free guidance weight w (0: the plain conditional model)."""
     real = features(net, data.images)
     colours = palette(data.images)
     perm = np.random.default_rng(seed).permutation(len(real))
@@ -199,7 +200,7 @@ def evaluate(model: Callable, data: Sprites, net: FeatureNet, *, n: int = 1000, 
     labels = context.argmax(1).numpy()
     results["class_accuracy"] = {}
     for w in guidance:
-        imgs = draw(Guided(model, w), "ddpm", n, seed + 1, context=context, device=device)
+        imgs = draw(guide(model, w, context), "ddpm", n, seed + 1, context=context, device=device)
         pred = classify(net, imgs)
         acc = {name: float((pred[labels == i] == i).mean()) for i, name in enumerate(data.classes)}
         results["class_accuracy"][f"w={w:g}"] = acc

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
+
+from .denoiser import Denoiser
 
 DEFAULT_GUIDANCE = 4.0  # w for class-conditional sampling in the CLI and the demo (weights/README.md)
 MIXED = "mixed"  # every class in turn: sprite i asks for class i mod (number of classes)
@@ -40,26 +42,40 @@ def mix_context(weights: Mapping[str, float], n: int, classes: Sequence[str]) ->
     return row.repeat(n, 1)
 
 
+def guides(weight: float, conditional: bool) -> bool:
+    """Whether classifier-free guidance changes anything: a class is asked for and w > 0."""
+    return conditional and weight > 0
+
+
+def model_rows(n: int, weight: float, conditional: bool) -> int:
+    """Rows the model computes a call for n sprites: 2n when guiding (ε̂(c) and ε̂(∅) in one call), else n."""
+    return 2 * n if guides(weight, conditional) else n
+
+
 class Guided:
-    """Calls like the U-Net, `guided(x, t, c)`, returning the guided noise estimate
+    """A Denoiser (ddpm/denoiser.py) returning the guided noise estimate
 
     ε̃ = (1 + w)·ε̂(x_t, t, c) − w·ε̂(x_t, t, ∅)   (Ho & Salimans 2022, eq. 6),
 
-    where ∅ is the all-zero context that context dropout trained as "no class". w = 0 is the
-    plain conditional model; without a class (c = None) there is nothing to guide towards.
+    where ∅ is the all-zero context that context dropout trained as "no class". `guide` wraps a model
+    in it only where it changes something: a class asked for, and w > 0.
     """
 
-    def __init__(self, model: Callable[..., Tensor], weight: float) -> None:
+    def __init__(self, model: Denoiser, weight: float) -> None:
         if not weight >= 0:
             raise ValueError(f"guidance weight must be ≥ 0, got {weight!r}")
         self.model = model
         self.weight = float(weight)
+        self.n_cfeat = model.n_cfeat
 
-    def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
-        if c is None or self.weight == 0:
-            return self.model(x, t, c)
-        t = t.reshape(-1).expand(len(x))
-        # One call on [x, x] with [c, ∅]: the same cost as two, half the Python overhead.
+    def __call__(self, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
+        # One call on [x, x] with [c, ∅]: the same cost as two, half the Python overhead (model_rows counts it).
         both = self.model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([c, torch.zeros_like(c)]))
         cond, uncond = both.chunk(2)
         return cond + self.weight * (cond - uncond)
+
+
+def guide(model: Denoiser, weight: float, context: Tensor | None) -> Denoiser:
+    """The denoiser to sample `context` with: `model` guided by w (Guided), or `model` itself without a class or at w = 0."""
+    guided = Guided(model, weight)  # checks w
+    return guided if guides(weight, context is not None) else model

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from .denoiser import Denoiser
 from .schedule import Schedule
 
 SPRITE_SHAPE = (3, 16, 16)
@@ -26,6 +27,11 @@ Generators = torch.Generator | Sequence[torch.Generator | None]
 Kind = Literal["ddpm", "ddim"]
 KINDS: tuple[Kind, ...] = ("ddpm", "ddim")
 DDIM_STEPS = 25  # DDIM's default, as in lesson 4; DDPM walks every step of the schedule by default
+
+
+def default_steps(kind: Kind, T: int = Schedule.T) -> int:
+    """Steps a sampler walks unless told: DDPM every step of the schedule, DDIM 25 (or T if fewer)."""
+    return T if kind == "ddpm" else min(DDIM_STEPS, T)
 
 
 @dataclass(frozen=True)
@@ -78,9 +84,14 @@ def denoise_add_noise(schedule: Schedule, x_t: Tensor, t: int, pred_noise: Tenso
     return schedule.s1[t] * (x_t - schedule.s2[t] * pred_noise) + schedule.s3[t] * z
 
 
-def _model_call(model: nn.Module, x: Tensor, t_model: Tensor, context: Tensor | None) -> Tensor:
-    t = t_model.to(x.device).expand(x.shape[0])
-    return model(x, t, context).to(x.dtype)
+def full_context(model: Denoiser, x: Tensor, context: Tensor | None) -> Tensor:
+    """The (B, n_cfeat) context of every call: the one given, or the all-zero "no class" one that context dropout trains."""
+    return context.to(x) if context is not None else x.new_zeros(len(x), model.n_cfeat)
+
+
+def _model_call(model: Denoiser, x: Tensor, t_model: Tensor, c: Tensor) -> Tensor:
+    # The contract's full shapes (ddpm/denoiser.py): the step's one timestep for every row.
+    return model(x, t_model.to(x.device).expand(len(x)), c).to(x.dtype)
 
 
 def _per_sprite(value: float | Tensor, x: Tensor) -> Tensor:
@@ -91,7 +102,7 @@ def _per_sprite(value: float | Tensor, x: Tensor) -> Tensor:
 
 @torch.inference_mode()
 def sample_ddpm(
-    model: nn.Module,
+    model: Denoiser,
     schedule: Schedule,
     x_T: Tensor,
     *,
@@ -108,10 +119,11 @@ def sample_ddpm(
     sched = schedule.to(x_T.device)
     scale = _per_sprite(noise_scale, x_T)
     adds_noise = bool((scale != 0).any())
+    c = full_context(model, x_T, context)
     x = x_T
     for i in range(sched.steps, 0, -1):
         # 1. ε̂ = ε_θ(x_t, t): the network's estimate of the noise in x_t (Algorithm 2, line 4).
-        eps = _model_call(model, x, sched.t_model[i], context)
+        eps = _model_call(model, x, sched.t_model[i], c)
         # 2. x̂0 from ε̂ (eq. 15); not needed for the step, shown by the demo's x̂0 view.
         x0 = predict_x0(sched, x, i, eps)
         # 3. z ~ N(0, I) for t > 1, else 0 (Algorithm 2, line 3), scaled by λ.
@@ -122,7 +134,7 @@ def sample_ddpm(
 
 
 def sample_side_by_side(
-    model: nn.Module,
+    model: Denoiser,
     schedule: Schedule,
     x_T: Tensor,
     generator: Sequence[torch.Generator],
@@ -143,16 +155,17 @@ def sample_side_by_side(
 
 
 @torch.inference_mode()
-def sample_ddim(model: nn.Module, schedule: Schedule, x_T: Tensor, *, context: Tensor | None = None) -> Iterator[Step]:
+def sample_ddim(model: Denoiser, schedule: Schedule, x_T: Tensor, *, context: Tensor | None = None) -> Iterator[Step]:
     """Deterministic DDIM (η = 0) over every step of `schedule`, usually a respaced one (lesson 4).
 
     x_{t'} = √ᾱ_{t'}·x̂0 + √(1 − ᾱ_{t'})·ε̂, from timestep t to the next kept t' < t
     (Song et al. 2021, eq. 12 with σ = 0).
     """
     sched = schedule.to(x_T.device)
+    c = full_context(model, x_T, context)
     x = x_T
     for i in range(sched.steps, 0, -1):
-        eps = _model_call(model, x, sched.t_model[i], context)
+        eps = _model_call(model, x, sched.t_model[i], c)
         x0 = predict_x0(sched, x, i, eps)
         ab_prev = sched.ab_t[i - 1]
         x = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
@@ -161,7 +174,7 @@ def sample_ddim(model: nn.Module, schedule: Schedule, x_T: Tensor, *, context: T
 
 def sampler(
     kind: Kind,
-    model: nn.Module,
+    model: Denoiser,
     x_T: Tensor,
     *,
     steps: int | None = None,
@@ -178,7 +191,7 @@ def sampler(
     if kind not in KINDS:
         raise ValueError(f"sampler must be one of {', '.join(KINDS)}, got {kind!r}")
     base = schedule or Schedule()
-    walked = base.respace(steps or (base.T if kind == "ddpm" else min(DDIM_STEPS, base.T)))
+    walked = base.respace(steps or default_steps(kind, base.T))
     if kind == "ddim":
         if side_by_side:
             raise ValueError("the z = 0 arm is a DDPM sampler; DDIM adds no noise to compare against")

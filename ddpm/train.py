@@ -16,7 +16,7 @@ from tqdm import tqdm
 from .checkpoint import load_model, read_meta, save_model
 from .data import Sprites, random_hflip, to_tensor, to_uint8
 from .ema import PowerEMA
-from .engine import autocast, pick_device, use_bf16
+from .device import autocast, pick_device, use_bf16
 from .images import make_grid, upscale, write_png
 from .sampler import q_sample, sample, sampler, seeded_noise
 from .schedule import Schedule

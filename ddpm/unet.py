@@ -1,7 +1,7 @@
 """A small context U-Net for 16×16 sprites: ε_θ(x_t, t, c).
 
 Self-contained (only torch): the config is a dataclass stored in every checkpoint, and
-`forward(x, t, c=None)` knows nothing of the noise schedule. The layout is Ho et al.'s U-Net
+`forward(x, t, c)` (ddpm/denoiser.py's contract) knows nothing of the noise schedule. The layout is Ho et al.'s U-Net
 (2020, appendix B) made small: three levels (16×16, 8×8, 4×4) whose width doubles as the
 resolution halves, one residual block a level each way, a residual block with self-attention at
 4×4, and the (t, c) embedding added in every block. The course's ContextUnet (ddpm/course.py)
@@ -98,11 +98,13 @@ class ContextUnet(nn.Module):
         self.upsample = nn.ModuleList(nn.ConvTranspose2d(w, v, 2, 2) for w, v in zip(reversed(widths[1:]), reversed(widths[:-1])))
         self.out = nn.Sequential(_norm(widths[0]), nn.SiLU(), nn.Conv2d(widths[0], config.in_channels, 3, 1, 1))
 
-    def forward(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
-        """x: (B, 3, H, W) noisy images; t: (B,) integer timesteps; c: (B, n_cfeat) or None."""
-        if c is None:  # unconditional: the all-zero context that context dropout trains for
-            c = x.new_zeros(x.shape[0], self.config.n_cfeat)
-        t = t.reshape(-1).expand(x.shape[0])
+    @property
+    def n_cfeat(self) -> int:
+        """Width of the class context c."""
+        return self.config.n_cfeat
+
+    def forward(self, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
+        """x: (B, 3, H, W) noisy images; t: (B,) integer timesteps; c: (B, n_cfeat) contexts, all zeros for no class."""
         emb = self.time_mlp(timestep_embedding(t, self.config.n_feat).to(x.dtype)) + self.context_mlp(c.to(x.dtype))
         h = self.in_conv(x)
         skips = []

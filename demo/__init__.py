@@ -3,13 +3,15 @@ the schedule picture, all without Gradio; and the handlers that app.py wires to 
 
 Here: the limits and names the page is laid out with, so that app.py needs nothing from the library itself."""
 from ddpm import CheckpointError, Schedule
-from ddpm.guidance import DEFAULT_GUIDANCE, MIXED
-from ddpm.sampler import DDIM_STEPS
+from ddpm.guidance import MIXED
+from ddpm.sampler import default_steps
 
-from .request import ANY_CLASS, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIX, SAMPLERS, VIEWS
+from .request import (ALL_SPRITES, ANY_CLASS, DEFAULTS, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIX,
+                      SAMPLERS, VIEWS)
 from .runner import MAX_VIEWERS
 
 T = Schedule.T  # the course's number of steps
+DDIM_STEPS = default_steps("ddim")
 
-__all__ = ["ANY_CLASS", "CheckpointError", "DDIM_STEPS", "DEFAULT_GUIDANCE", "FORWARD_SOURCES", "MAX_GUIDANCE", "MAX_NOISE_SCALE",
-           "MAX_SEED", "MAX_SPRITES", "MAX_VIEWERS", "MIX", "MIXED", "SAMPLERS", "T", "VIEWS"]
+__all__ = ["ALL_SPRITES", "ANY_CLASS", "CheckpointError", "DDIM_STEPS", "DEFAULTS", "FORWARD_SOURCES", "MAX_GUIDANCE",
+           "MAX_NOISE_SCALE", "MAX_SEED", "MAX_SPRITES", "MAX_VIEWERS", "MIX", "MIXED", "SAMPLERS", "T", "VIEWS"]

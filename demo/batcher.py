@@ -1,6 +1,6 @@
 """Continuous batching: the model calls of every running run go into one forward pass a step.
 
-Each run samples on a thread of its own with the library's sampler, calling its `Lane` as the model.
+Each run samples on a thread of its own with the library's sampler, its `Lane` as the denoiser.
 The batcher's one thread waits until every running lane has asked for its step, concatenates the
 inputs (each run keeps its own t, context and guidance), runs the model once, and hands each lane
 its rows. A run joins at the next step and leaves when it is done. Past `max_sprites` a step, new
@@ -22,7 +22,7 @@ from typing import TypeVar
 import torch
 from torch import Tensor
 
-from ddpm.engine import pad_rows
+from ddpm import Denoiser
 
 T = TypeVar("T")
 # Each run's rows start at a multiple of ALIGN in the shared batch, padded with copies of its last row:
@@ -31,13 +31,19 @@ T = TypeVar("T")
 ALIGN = 4
 
 
+def pad_rows(rows: Tensor, multiple: int) -> Tensor:
+    """`rows` padded to a multiple of `multiple` rows with copies of its last row (computed, then dropped)."""
+    extra = (-len(rows)) % multiple
+    return torch.cat([rows, rows[-1:].expand(extra, *rows.shape[1:])]) if extra else rows
+
+
 @dataclass
 class _Ask:
     """One lane's model call for this step, and its answer."""
 
     x: Tensor
     t: Tensor
-    c: Tensor | None
+    c: Tensor
     out: Tensor | None = None
     error: BaseException | None = None
     # Set when out or error is: the lane waits on its own event, so a pass wakes only its lanes and an
@@ -54,16 +60,17 @@ class LaneClosed(RuntimeError):
 
 
 class Lane:
-    """A run's place in the batcher; called like the U-Net, `lane(x, t, c)`, from the run's own thread."""
+    """A run's place in the batcher, and its denoiser: `lane(x, t, c)` from the run's own thread."""
 
-    def __init__(self, batcher: Batcher, model: Callable[..., Tensor], sprites: int, priority: Callable[[], int]) -> None:
+    def __init__(self, batcher: Batcher, model: Denoiser, sprites: int, priority: Callable[[], int]) -> None:
         self.batcher = batcher
         self.model = model
+        self.n_cfeat = model.n_cfeat
         self.priority = priority  # read when the line is ordered: higher goes first
         self.sprites = sprites + (-sprites) % ALIGN  # the most rows it asks for in one call, aligned: its share of the bound
 
-    def __call__(self, x: Tensor, t: Tensor, c: Tensor | None = None) -> Tensor:
-        return self.batcher._ask(self, _Ask(x, t.reshape(-1).expand(len(x)), c))
+    def __call__(self, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
+        return self.batcher._ask(self, _Ask(x, t, c))
 
     def place(self) -> int:
         """0 while it runs, else its place in line (1 = next)."""
@@ -94,7 +101,7 @@ class Batcher:
         self._threads = threads or torch.get_num_threads()
         threading.Thread(target=self._loop, name="ddpm-sampler", daemon=True).start()
 
-    def lane(self, model: Callable[..., Tensor], sprites: int, priority: Callable[[], int] = lambda: 0) -> Lane:
+    def lane(self, model: Denoiser, sprites: int, priority: Callable[[], int] = lambda: 0) -> Lane:
         """A new run of `model` asking for up to `sprites` rows a step: it runs from the next step if it fits, else waits in line."""
         lane = Lane(self, model, sprites, priority)
         with self._cond:
@@ -175,7 +182,7 @@ class Batcher:
                     lanes = list(self._running)
                     asks = [self._asks.pop(lane) for lane in lanes]
             if fn is None:
-                models: dict[int, tuple[Callable, list[_Ask]]] = {}  # one pass per model; the demo serves one
+                models: dict[int, tuple[Denoiser, list[_Ask]]] = {}  # one pass per model; the demo serves one
                 for lane, ask in zip(lanes, asks):
                     models.setdefault(id(lane.model), (lane.model, []))[1].append(ask)
                 for model, group in models.values():
@@ -186,16 +193,10 @@ class Batcher:
                 except BaseException as e:  # handed to the caller
                     future.set_exception(e)
 
-    def _step(self, model: Callable[..., Tensor], asks: list[_Ask]) -> None:
+    def _step(self, model: Denoiser, asks: list[_Ask]) -> None:
         """One forward pass for every ask; each gets its own rows back."""
         try:
-            x = torch.cat([pad_rows(a.x, ALIGN) for a in asks])
-            t = torch.cat([pad_rows(a.t, ALIGN) for a in asks])
-            c = None
-            if any(a.c is not None for a in asks):
-                k = next(a.c.shape[1] for a in asks if a.c is not None)
-                # The all-zero context is "no class", what the U-Net uses for c = None.
-                c = torch.cat([pad_rows(a.c.to(x.dtype) if a.c is not None else x.new_zeros(len(a.x), k), ALIGN) for a in asks])
+            x, t, c = (torch.cat([pad_rows(getattr(a, k), ALIGN) for a in asks]) for k in "xtc")
             out = model(x, t, c)
             blocks = torch.split(out, [len(a.x) + (-len(a.x)) % ALIGN for a in asks])
         except BaseException as e:

@@ -9,17 +9,18 @@ from ddpm import Schedule
 from ddpm.engine import Engine
 
 from .export import render
+from .frames import Frame
 from .request import parse_request
-from .runner import FPS, Frame, run
+from .runner import FPS, join_run
 
 
 def default_run(fast: Engine, seed: int, steps: int = Schedule.T) -> Frame:
     """The page's default run (DDPM, 500 steps, 16 + 16 side by side) as one viewer watches it: frames at FPS, each as PNGs.
 
     Give each call its own seed: a finished run is kept and replayed."""
-    req = parse_request("DDPM", steps, seed, 16, None, True, 1.0, True)
+    req = parse_request(steps=steps, seed=seed)
     last = None
-    for last in run(fast, req, fps=FPS).watch(gap=lambda: 1 / FPS):
+    for last in join_run(fast, req, fps=FPS).watch(gap=lambda: 1 / FPS):
         render(last, 0, None)
     return last
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ddpm.images import make_grid, png_data_url, upscale, write_animation, write_png
 
-from .runner import Frame
+from .frames import Frame
 
 
 def frame_image(frame: Frame, arm: int, view: int, sprite: int | None = None) -> np.ndarray:

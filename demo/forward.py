@@ -15,7 +15,8 @@ import torch
 from ddpm import Schedule, q_sample, seeded_noise
 from ddpm.data import to_tensor, to_uint8
 
-from .runner import Frame, on_sampler_thread
+from .frames import Frame
+from .runner import on_sampler_thread
 
 
 def forward_timesteps(frames: int, T: int = Schedule.T) -> list[int]:

@@ -10,14 +10,14 @@ import tempfile
 import gradio as gr
 
 from ddpm import Schedule
-from ddpm.guidance import DEFAULT_GUIDANCE
-from ddpm.sampler import DDIM_STEPS
+from ddpm.sampler import default_steps as steps_of
 
 from .export import render, save_run
 from .forward import forward_frames
+from .frames import Frame
 from .i18n import error, language, line
-from .request import ALL_SPRITES, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
-from .runner import FPS, RUNS, DemoModel, Frame, load_demo_model, on_sampler_thread, race_run, run
+from .request import ALL_SPRITES, DEFAULTS, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
+from .runner import FPS, DemoModel, join_race, join_run, load_demo_model, on_sampler_thread, server
 from .schedule_plot import schedule_png
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
@@ -28,7 +28,7 @@ UPDATES_PER_S = float(os.environ.get("DDPM_UPDATES_PER_S", 12))
 
 def gap() -> float:
     """Seconds between one viewer's frames: 1/FPS alone, longer when many watch at once."""
-    return max(1 / FPS, RUNS.watching() / UPDATES_PER_S)
+    return max(1 / FPS, server().watching() / UPDATES_PER_S)
 
 
 @functools.cache
@@ -47,12 +47,12 @@ def nearest(frames: list[Frame], t: int) -> Frame:
     return min(frames, key=lambda f: abs(f.t - t))
 
 
-def forward(seed: float = 0, n: float = 16, source: str = FORWARD_SOURCES[0], view: str = VIEWS[0], sprite: str = ALL_SPRITES,
-            frames: list[Frame] | None = None, request: gr.Request = None):
+def forward(seed: float = DEFAULTS["seed"], n: float = DEFAULTS["n"], source: str = FORWARD_SOURCES[0], view: str = VIEWS[0],
+            sprite: str = ALL_SPRITES, frames: list[Frame] | None = None, request: gr.Request = None):
     """Stream the forward process q(x_t | x0), t = 0 … 500, of the last run's final sprites or of a seed's, beside the run at the same t."""
     lang = language(request)
     try:
-        req = parse_request("DDIM", 25, seed, n, None, True, 1.0, False, classes=model().classes)
+        req = parse_request(sampler="DDIM", seed=seed, n=n, class_name=None, classes=model().classes)
         v, s = parse_view(view, sprite)
         parse_source(source)
     except ValueError as e:
@@ -62,7 +62,7 @@ def forward(seed: float = 0, n: float = 16, source: str = FORWARD_SOURCES[0], vi
     else:  # a seed's sprites, drawn quickly: DDIM in 25 steps, unconditional
         frames = None
         last = None
-        for last in run(model().fast, req, fps=1e-9).watch():
+        for last in join_run(model().fast, req, ends_only=True).watch():
             pass
         sprites, origin = last.arms[0][0], line(lang, "origin_seed", seed=req.seed)
     shown: list[Frame] = []
@@ -90,19 +90,19 @@ def compare(t: int, forward_shown: list[Frame] | None, frames: list[Frame] | Non
 
 
 def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
-            side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULT_GUIDANCE, mix: str = "",
+            side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULTS["guidance"], mix: str = "",
             request: gr.Request = None):
     """Stream a run: both arms, status line and schedule marker per frame; at the end, its frames for scrubbing and downloads."""
     served, lang = model(), language(request)
     try:
-        req = parse_request(sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, guidance, mix,
-                            classes=served.classes)
+        req = parse_request(sampler=sampler, steps=steps, seed=seed, n=n, class_name=class_name, add_noise=add_noise,
+                            noise_scale=noise_scale, side_by_side=side_by_side, guidance=guidance, mix=mix, classes=served.classes)
         v, s = parse_view(view, sprite)
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
-    shared = run(served.fast, req, fps=FPS)  # one computation for every viewer of the same request
+    run = join_run(served.fast, req, fps=FPS)  # one computation for every viewer of the same request
     plot, plotted = None, -math.inf  # the first update always carries a picture: None would clear it
-    for frame in shared.watch(gap=gap):
+    for frame in run.watch(gap=gap):
         if frame.elapsed - plotted >= max(PLOT_EVERY, 2 * gap()) or frame.done == frame.total:  # the browser fetches each new picture
             plot, plotted = schedule_png(frame.t), frame.elapsed
         stage = render(frame, v, s)
@@ -110,7 +110,7 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
         # The last picture again, not gr.skip(): Gradio rebuilds a skipped component on every update (1.4 ms),
         # and finds a file it has already copied in its cache. No scrub slider here for the same reason.
         yield stage, frame.status_in(lang), plot, gr.skip()
-    frames = list(shared.frames)  # every frame of the run, a late viewer's included
+    frames = list(run.frames)  # every frame of the run, a late viewer's included
     shown = line(lang, "shown", frames=len(frames), engine=served.fast.name)
     yield gr.skip(), f"{frames[-1].status_in(lang)} · {shown}", gr.skip(), frames
 
@@ -144,26 +144,29 @@ def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str, r
     return stage, frame.status_in(lang), schedule_png(frame.t)
 
 
-def final_frame(*args) -> tuple:
+def final_frame(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
+                side_by_side: bool) -> tuple:
     """The last frame of a run, for the cached examples."""
     served = model()
+    req = parse_request(sampler=sampler, steps=steps, seed=seed, n=n, class_name=class_name, add_noise=add_noise,
+                        noise_scale=noise_scale, side_by_side=side_by_side, classes=served.classes)
     last = None
-    for last in run(served.fast, parse_request(*args, classes=served.classes)).watch():
+    for last in join_run(served.fast, req, ends_only=True).watch():
         pass
     return render(last, 0, None), last.status
 
 
-def race(seed: float = 0, n: float = 16, ddpm_steps: float = Schedule.T, ddim_steps: float = DDIM_STEPS,
-         view: str = VIEWS[0], sprite: str = ALL_SPRITES, request: gr.Request = None):
+def race(seed: float = DEFAULTS["seed"], n: float = DEFAULTS["n"], ddpm_steps: float = steps_of("ddpm"),
+         ddim_steps: float = steps_of("ddim"), view: str = VIEWS[0], sprite: str = ALL_SPRITES, request: gr.Request = None):
     """Stream DDPM against DDIM from the same x_T, each arm with the time of its own steps; the race ends with both grids and times."""
     served, lang = model(), language(request)
     try:
-        req = parse_request("DDPM", ddpm_steps, seed, n, None, True, 1.0, False, classes=served.classes)
-        fast = parse_request("DDIM", ddim_steps, seed, n, None, True, 1.0, False, classes=served.classes)
+        req = parse_request(sampler="DDPM", steps=ddpm_steps, seed=seed, n=n, class_name=None, classes=served.classes)
+        fast = parse_request(sampler="DDIM", steps=ddim_steps, seed=seed, n=n, class_name=None, classes=served.classes)
         v, s = parse_view(view, sprite)
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
-    for frame in race_run(served.fast, req.seed, req.n, req.steps, fast.steps, fps=FPS).watch(gap=gap):
+    for frame in join_race(served.fast, req.seed, req.n, req.steps, fast.steps, fps=FPS).watch(gap=gap):
         stage = render(frame, v, s)
         stage["captions"] = [line(lang, "race_caption", name=name, steps=steps, seconds=seconds)
                              for name, steps, seconds in zip(("DDPM", "DDIM"), (req.steps, fast.steps), frame.seconds)]
@@ -176,5 +179,5 @@ def random_seed() -> int:
 
 
 def default_steps(sampler: str) -> int:
-    """Steps to show when the sampler changes: all of them for DDPM, DDIM's default for DDIM."""
-    return DDIM_STEPS if sampler == "DDIM" else Schedule.T
+    """Steps to show when the sampler changes: that sampler's default (all of them for DDPM, 25 for DDIM)."""
+    return steps_of("ddim" if sampler == "DDIM" else "ddpm")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ddpm import CLASSES, Schedule
 from ddpm.guidance import DEFAULT_GUIDANCE, MIXED
+from ddpm.sampler import default_steps
 
 MAX_SPRITES = 64
 MAX_SEED = 2**31 - 1
@@ -21,6 +22,9 @@ MIX = "mix"  # several classes at once, by the weights in the request's mix (the
 ALL_SPRITES = "all"
 SAMPLERS = ("DDPM", "DDIM")
 FORWARD_SOURCES = ("last run", "seed")
+# The page's settings before anyone touches them; parse_request's defaults. Steps: the sampler's own default.
+DEFAULTS = {"sampler": "DDPM", "seed": 0, "n": 16, "class_name": ANY_CLASS, "add_noise": True, "noise_scale": 1.0,
+            "side_by_side": True, "guidance": DEFAULT_GUIDANCE, "mix": "hero 1, food 0.6"}
 
 # Every message a bad request gets, in English; demo/i18n.py has the same keys in Chinese.
 MESSAGES = {
@@ -39,6 +43,7 @@ class RequestError(ValueError):
     """A bad input, said in English; `key` and `values` let the demo say it in the viewer's language."""
 
     def __init__(self, key: str, **values: object) -> None:
+        """`key` names the message in MESSAGES; `values` fill it in."""
         self.key, self.values = key, values
         super().__init__(MESSAGES[key].format(**values))
 
@@ -97,14 +102,18 @@ def parse_mix(text: object, classes: Sequence[str]) -> tuple[tuple[str, float], 
     return tuple(pairs)
 
 
-def parse_request(sampler: str, steps: object, seed: object, n: object, class_name: str | None, add_noise: object,
-                  noise_scale: object, side_by_side: object, guidance: object = DEFAULT_GUIDANCE, mix: object = "", *,
-                  classes: Sequence[str] = CLASSES) -> Request:
-    """Check raw inputs and return a Request, or raise ValueError saying what is wrong."""
+def parse_request(*, sampler: object = DEFAULTS["sampler"], steps: object = None, seed: object = DEFAULTS["seed"],
+                  n: object = DEFAULTS["n"], class_name: object = DEFAULTS["class_name"], add_noise: object = DEFAULTS["add_noise"],
+                  noise_scale: object = DEFAULTS["noise_scale"], side_by_side: object = DEFAULTS["side_by_side"],
+                  guidance: object = DEFAULTS["guidance"], mix: object = DEFAULTS["mix"], classes: Sequence[str] = CLASSES) -> Request:
+    """Check raw inputs, by name, and return a Request, or raise RequestError saying what is wrong.
+
+    Unnamed settings take the page's defaults (DEFAULTS); steps, the sampler's own (ddpm.sampler.default_steps)."""
     if sampler not in SAMPLERS:
-        raise RequestError("choice", name="sampler", choices="DDPM, DDIM", value=repr(sampler))
+        raise RequestError("choice", name="sampler", choices=", ".join(SAMPLERS), value=repr(sampler))
     ddim = sampler == "DDIM"
-    steps = _int_in("steps", steps, 1, Schedule.T)  # the class default, without building tensors on this thread
+    # The sampler's default without building the schedule's tensors on this thread.
+    steps = _int_in("steps", default_steps("ddim" if ddim else "ddpm", Schedule.T) if steps is None else steps, 1, Schedule.T)
     seed = _int_in("seed", seed, 0, MAX_SEED)
     n = _int_in("number of sprites", n, 1, MAX_SPRITES)
     if class_name in (None, "", ANY_CLASS):

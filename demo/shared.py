@@ -13,23 +13,22 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import torch
 
+from ddpm import Denoiser
+
 from .batcher import Batcher, LaneClosed
+from .frames import Frame
 
-if TYPE_CHECKING:
-    from .runner import Frame
-
-# produce(model, stop) yields a run's frames, calling `model` like the U-Net and checking `stop` each step.
-Producer = Callable[[Callable, threading.Event], Iterator["Frame"]]
+# produce(denoiser, stop) yields a run's frames, sampling with `denoiser` (its lane) and checking `stop` each step.
+Producer = Callable[[Denoiser, threading.Event], Iterator[Frame]]
 
 
 class Run:
     """One computation and the frames it has made, for all of its viewers."""
 
-    def __init__(self, batcher: Batcher, model: Callable, sprites: int, on_end: Callable[[Run], None]) -> None:
+    def __init__(self, batcher: Batcher, denoiser: Denoiser, sprites: int, on_end: Callable[[Run], None]) -> None:
         self.frames: list[Frame] = []
         self.finished = False
         self.error: BaseException | None = None
@@ -39,7 +38,7 @@ class Run:
         self._cond = threading.Condition()
         self._on_end = on_end
         # The most-watched run waiting goes first: a class's shared run before one student's own.
-        self.lane = batcher.lane(model, sprites, priority=lambda: self.viewers)
+        self.lane = batcher.lane(denoiser, sprites, priority=lambda: self.viewers)
 
     def start(self, produce: Producer) -> None:
         """Make the frames on a thread of the run's own.
@@ -75,37 +74,22 @@ class Run:
         """Finished every step, not stopped, no error."""
         return self.finished and self.error is None and not self.stop.is_set()
 
-    def watch(self, poll: float = 0.5, gap: Callable[[], float] = lambda: 0.0) -> Iterator[Frame]:
-        """The newest frame whenever the caller is ready, the last one always; while in line, the first with its place.
-
-        A viewer from the start sees the first frame (x_T) too; one who joins late starts at the newest.
-        After a frame, the next comes no sooner than `gap()` seconds later (the last one excepted)."""
+    def watch(self, poll: float = 0.5, gap: Callable[[], float] = lambda: 0.0) -> Viewer:
+        """This viewer's frames (see Viewer); closing it, or reaching the end, leaves the run."""
         with self._cond:
-            shown = -1 if not self.frames else len(self.frames) - 2  # index of the frame shown last
-        place, due = 0, 0.0
-        try:
-            while True:
-                wait = due - time.monotonic()  # > 0: this viewer's next frame is not due yet
-                with self._cond:
-                    self._cond.wait_for(lambda: self.finished or (len(self.frames) - 1 > shown and time.monotonic() >= due),
-                                        timeout=min(poll, wait) if wait > 0 else poll)
-                    count, finished = len(self.frames), self.finished
-                if count - 1 > shown and time.monotonic() < due and not finished:
-                    continue
-                if count - 1 > shown:
-                    shown = 0 if shown < 0 else count - 1
-                    place = self.lane.place()
-                    due = time.monotonic() + gap()
-                    yield replace(self.frames[shown], queued=place) if place else self.frames[shown]
-                elif finished:
-                    break
-                elif count and self.lane.place() != place:  # still in line: say where now
-                    place = self.lane.place()
-                    yield replace(self.frames[shown], queued=place)
-            if self.error is not None:
-                raise self.error
-        finally:
-            self.leave()
+            first = 0 if not self.frames else len(self.frames) - 1
+        return Viewer(self, first, poll, gap)
+
+    def wait_for_frame(self, after: int, due: float, poll: float) -> tuple[int, bool]:
+        """Wait up to `poll` s for a frame past index `after` that is due (at `due`, or at once if the run has finished).
+
+        Returns (the newest frame's index, finished)."""
+        def ready() -> bool:
+            return self.finished or (len(self.frames) - 1 > after and time.monotonic() >= due)
+
+        with self._cond:
+            self._cond.wait_for(ready, timeout=poll)
+            return len(self.frames) - 1, self.finished
 
     def join(self) -> None:
         with self._cond:
@@ -125,6 +109,54 @@ class Run:
         self.lane.leave()  # frees its share now, and wakes it if it waits for its step or in line
 
 
+class Viewer:
+    """One viewer's frames of a run, as an iterator: the newest frame whenever the viewer is ready, the last always.
+
+    A viewer who came before the first frame starts at x_T (index 0), one who joins late at the newest frame. After
+    a frame the next comes no sooner than `gap()` seconds later, the last excepted. While the run waits in the
+    batcher's line, the frame shown is sent again whenever its place changes. Closing the viewer, even before its
+    first frame, dropping it, or reaching the end leaves the run (once); the last viewer to leave stops it.
+    A plain iterator, not a generator: nothing refers back to it, so a dropped viewer leaves at once."""
+
+    def __init__(self, run: Run, first: int, poll: float, gap: Callable[[], float]) -> None:
+        self.run, self.poll, self.gap = run, poll, gap
+        self.shown = first - 1  # index of the frame shown last: the first to show is the next one
+        self.place = 0  # the run's place in line when its frame was last sent
+        self.due = 0.0  # when this viewer may be sent its next frame (time.monotonic)
+        self.left = False
+
+    def __iter__(self) -> Viewer:
+        return self
+
+    def __next__(self) -> Frame:
+        while not self.left:
+            newest, finished = self.run.wait_for_frame(self.shown, self.due, self.poll)
+            if newest > self.shown and (finished or time.monotonic() >= self.due):
+                self.shown = 0 if self.shown < 0 else newest  # a viewer from the start sees x_T first
+                self.due = time.monotonic() + self.gap()
+                return self._sent()
+            if finished:
+                self.close()
+                if self.run.error is not None:
+                    raise self.run.error
+            elif self.shown >= 0 and self.run.lane.place() != self.place:  # still in line: say where now
+                return self._sent()
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop watching: leave the run (the last viewer stops it)."""
+        if not self.left:
+            self.left = True
+            self.run.leave()
+
+    __del__ = close  # a viewer dropped unfinished (the handler of a closed tab) leaves too
+
+    def _sent(self) -> Frame:
+        self.place = self.run.lane.place()
+        frame = self.run.frames[self.shown]
+        return replace(frame, queued=self.place) if self.place else frame
+
+
 class Runs:
     """The server's runs by key: a new key starts a computation, a known one joins it."""
 
@@ -140,7 +172,7 @@ class Runs:
         with self._lock:
             return sum(run.viewers for run in self._live.values())
 
-    def view(self, key: Hashable, model: Callable, sprites: int, produce: Producer) -> Run:
+    def view(self, key: Hashable, denoiser: Denoiser, sprites: int, produce: Producer) -> Run:
         """The run for `key`, joined as one more viewer; started (with `produce`) if none is live or kept."""
         with self._lock:
             run = self._live.get(key) or self._done.get(key)
@@ -148,7 +180,7 @@ class Runs:
                 run = None  # a stopped run cannot be joined; start afresh
             started = run is None
             if started:
-                run = self._live[key] = Run(self.batcher, model, sprites, lambda r: self._ended(key, r))
+                run = self._live[key] = Run(self.batcher, denoiser, sprites, lambda r: self._ended(key, r))
             elif key in self._done:
                 self._done.move_to_end(key)
             run.join()

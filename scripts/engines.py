@@ -25,7 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm import UNetConfig, load_model  # noqa: E402
 from ddpm.checkpoint import DEFAULT_WEIGHTS  # noqa: E402
-from ddpm.engine import CHUNK, ROWS, OpenVINOEngine, TorchEngine, cpu_has_bf16, ir_path, pad_rows, read_fixed  # noqa: E402
+from ddpm.device import cpu_has_bf16  # noqa: E402
+from ddpm.engine import CHUNK, ROWS, OpenVINOEngine, TorchEngine, ir_path, read_fixed  # noqa: E402
+from demo.batcher import pad_rows  # noqa: E402
 
 
 def ms(fn, batch: int, reps: int = 60) -> float:

@@ -116,13 +116,13 @@ def in_process(counts: tuple[int, ...] = (1, 2, 4, 8), steps: int = 100, n: int 
     """Sprite-steps a second with k distinct runs at once through the demo's run code in this process, no server."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from demo.request import parse_request
-    from demo.runner import load_demo_model, run
+    from demo.runner import join_run, load_demo_model
 
     served = load_demo_model()
     rows = []
     for k in counts:
-        reqs = [parse_request("DDPM", steps, 60_000 + 100 * k + i, n, None, True, 1.0, True) for i in range(k)]
-        threads = [threading.Thread(target=lambda r=r: list(run(served.fast, r, fps=4).watch())) for r in reqs]
+        reqs = [parse_request(steps=steps, seed=60_000 + 100 * k + i, n=n) for i in range(k)]
+        threads = [threading.Thread(target=lambda r=r: list(join_run(served.fast, r, fps=4).watch())) for r in reqs]
         start = time.perf_counter()
         for th in threads:
             th.start()
@@ -183,9 +183,13 @@ def main() -> None:
     print(f"CPU during the load: server {s['server_cpu_s']:.0f} s, the {s['clients']} clients {s['clients_cpu_s']:.0f} s "
           f"({os.cpu_count()} cores × {s['wall_s']:.0f} s wall = {os.cpu_count() * s['wall_s']:.0f} s)")
     print(f"first frame at most {s['first_frame_max_s']:.2f} s (bar {BARS['first_frame_s']} s)")
-    print(f"identical runs done by {s['identical_max_s']:.1f} s = {s['identical_vs_solo']:.2f}× solo (bar {BARS['identical_vs_solo']}×)")
-    print(f"distinct runs done by {s['distinct_max_s']:.1f} s; everything by {s['all_done_s']:.1f} s = "
-          f"{s['all_vs_solo']:.2f}× solo (bar {BARS['all_vs_solo']}×)")
+    if s["identical_max_s"] is not None:  # none with --identical 0
+        print(f"identical runs done by {s['identical_max_s']:.1f} s = {s['identical_vs_solo']:.2f}× solo "
+              f"(bar {BARS['identical_vs_solo']}×)")
+    if s["distinct_max_s"] is not None:  # none with --distinct 0
+        print(f"distinct runs done by {s['distinct_max_s']:.1f} s")
+    if s["all_done_s"] is not None:
+        print(f"everything by {s['all_done_s']:.1f} s = {s['all_vs_solo']:.2f}× solo (bar {BARS['all_vs_solo']}×)")
     for e in s["errors"]:
         print("error:", e)
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)

@@ -65,12 +65,15 @@ def test_stop_ends_the_computation(server):
     again.cancel()
 
 
-@pytest.mark.parametrize("bad, words", [  # Gradio's own checks first, then the demo's (demo/request.py)
-    ({"steps": 1000}, "greater than maximum value 500"), ({"n": 0}, "less than minimum value 1"),
-    ({"noise_scale": 5.0}, "greater than maximum value 2"), ({"seed": -3}, "less than minimum value 0"),
+@pytest.mark.parametrize("bad, words", [  # the demo's own checks (demo/request.py); the sliders pass values through unchecked
+    ({"steps": 1000}, "steps must be from 1 to 500, got 1000"), ({"n": 0}, "number of sprites must be from 1 to 64, got 0"),
+    ({"noise_scale": 5.0}, "noise scale λ must be a number from 0 to 2, got 5.0"), ({"seed": -3}, "seed must be from 0 to"),
     ({"sampler": "GAN"}, "'GAN' (type: <class 'str'>) is not in the list of choices"),
-    ({"class_name": "dragon"}, "dragon is not in the list of choices"), ({"steps": "many"}, "Expected a `float`"),
-    ({"guidance": -1.0}, "less than minimum value 0"), ({"view": "pixels"}, "'pixels' (type: <class 'str'>) is not in the list"),
+    ({"class_name": "dragon"}, "dragon is not in the list of choices"),
+    ({"steps": "ten"}, "steps must be a whole number from 1 to 500, got 'ten'"), ({"seed": "x"}, "seed must be a whole number"),
+    ({"guidance": "lots"}, "class guidance w must be a number from 0 to 10, got 'lots'"),
+    ({"guidance": -1.0}, "class guidance w must be a number from 0 to 10, got -1.0"),
+    ({"view": "pixels"}, "'pixels' (type: <class 'str'>) is not in the list"),
     ({"steps": 2.5}, "steps must be a whole number from 1 to 500, got 2.5"),
     ({"class_name": "mix", "guidance": 4.0, "mix": "dragon 1"}, "each part of a mix is a class of hero"),
 ])
@@ -150,15 +153,27 @@ def test_a_small_classroom_shares_and_everyone_finishes(server):
     assert out["first_frame_max_s"] < 30  # every client sees x_T; the 2 s bar is the script's, on a quiet machine
 
 
+def test_a_non_number_is_refused_in_the_callers_language(server):
+    c = gradio_client.Client(server, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    with pytest.raises(Exception, match="步数必须是 1 到 500 之间的整数"):
+        c.predict(*denoise_args(steps="ten"), api_name="/denoise")
+
+
 def test_a_full_queue_is_a_message_not_a_hang(tmp_path):
+    from gradio_client.utils import Status
+
     with launched(tmp_path, {"DDPM_MAX_VIEWERS": "1"}) as (url, _):
         c = client(url)
-        # One runs, one waits; 16 + 16 sprites, so that the first is still running (seconds) when the third comes.
-        busy = [c.submit(*denoise_args(steps=500, n=16, seed=s), api_name="/denoise") for s in (1, 2)]
-        time.sleep(1.0)
+        # One runs, one waits in Gradio's queue: then, and not after a guessed time, the third comes.
+        running = c.submit(*denoise_args(steps=500, n=16, seed=1), api_name="/denoise")
+        while not running.outputs():
+            time.sleep(0.01)
+        waiting = c.submit(*denoise_args(steps=500, n=16, seed=2), api_name="/denoise")
+        while waiting.status().code != Status.IN_QUEUE:
+            time.sleep(0.01)
         with pytest.raises(Exception, match="(?i)queue is full"):
             c.submit(*denoise_args(steps=500, n=2, seed=3), api_name="/denoise").result(timeout=60)
-        for job in busy:  # the refusal disturbs neither the run nor the one waiting
+        for job in (running, waiting):  # the refusal disturbs neither the run nor the one waiting
             assert "done" in job.result(timeout=120)[1]
 
 

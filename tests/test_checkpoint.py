@@ -14,7 +14,8 @@ def test_round_trip(tmp_path, tiny_model):
     assert read_meta(path)["steps"] == 12
     x, t = torch.randn(2, 3, 16, 16), torch.tensor([3, 300])
     with torch.no_grad():
-        assert torch.equal(loaded(x, t), tiny_model(x, t))
+        c = torch.zeros(2, 5)
+        assert torch.equal(loaded(x, t, c), tiny_model(x, t, c))
 
 
 def test_missing_file_names_it(tmp_path):

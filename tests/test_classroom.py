@@ -10,7 +10,7 @@ from ddpm import sample, sampler, seeded_noise
 from ddpm.engine import TorchEngine
 from demo.batcher import Batcher, LaneClosed
 from demo.request import parse_request
-from demo.runner import frames, rows
+from demo.runner import denoise_frames, rows
 from demo.shared import Runs
 
 
@@ -23,9 +23,9 @@ class Counting:
     """The model, counting its calls and the rows it was asked for."""
 
     def __init__(self, model):
-        self.model, self.calls, self.rows = model, 0, 0
+        self.model, self.n_cfeat, self.calls, self.rows = model, model.n_cfeat, 0, 0
 
-    def __call__(self, x, t, c=None):
+    def __call__(self, x, t, c):
         self.calls += 1
         self.rows += len(x)
         return self.model(x, t, c)
@@ -34,10 +34,18 @@ class Counting:
 def slowly(req, pause):
     """A producer of req's frames that takes `pause` seconds a step, so a test can act while it runs."""
     def produce(model, stop):
-        for frame in frames(model, req, fps=1e9, stop=stop):
+        for frame in denoise_frames(model, req, fps=1e9, stop=stop):
             time.sleep(pause)
             yield frame
     return produce
+
+
+def wait_until(condition, timeout=10.0):
+    """Wait for `condition()` to hold (polled), failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
 
 
 def _in_threads(jobs):
@@ -115,12 +123,12 @@ def test_the_most_watched_run_in_line_goes_first(engine):
 
 def test_a_run_in_line_moves_up_as_viewers_join_it(engine):
     runs = Runs(Batcher(max_sprites=4))  # one run at a time
-    req = parse_request("DDIM", 3, 0, 1, None, True, 1.0, False)
+    req = parse_request(sampler="DDIM", steps=3, seed=0, n=1, side_by_side=False)
     gate = threading.Event()
 
     def produce(model, stop):
         gate.wait(10)  # the first run holds the batcher while the line forms
-        yield from frames(model, req, fps=1e9, stop=stop)
+        yield from denoise_frames(model, req, fps=1e9, stop=stop)
 
     a, b, c = (runs.view(key, engine, rows(req), produce) for key in "abc")
     assert (a.lane.place(), b.lane.place(), c.lane.place()) == (0, 1, 2)
@@ -138,13 +146,13 @@ def test_a_run_stopped_while_in_line_is_woken(engine):
 
     def ask():
         try:
-            waiting(torch.zeros(4, 3, 16, 16), torch.tensor([5]))
+            waiting(torch.zeros(4, 3, 16, 16), torch.full((4,), 5), torch.zeros(4, 5))
         except LaneClosed as e:
             errors.append(e)
 
     th = threading.Thread(target=ask)
     th.start()
-    time.sleep(0.1)
+    wait_until(lambda: waiting in batcher._asks)  # it asks for its step while in line
     waiting.leave()
     th.join(5)
     assert not th.is_alive() and errors
@@ -154,20 +162,20 @@ def test_a_run_stopped_while_in_line_is_woken(engine):
 def test_identical_requests_are_computed_once_and_a_late_viewer_gets_the_frames_so_far(engine):
     counting = Counting(engine)
     runs = Runs(Batcher())
-    req = parse_request("DDPM", 30, 4, 2, None, True, 1.0, True)
-    gate = threading.Event()
+    req = parse_request(steps=30, seed=4, n=2)
+    held, gate = threading.Event(), threading.Event()
 
     def produce(model, stop):
-        for k, frame in enumerate(frames(model, req, fps=1e9, stop=stop)):
+        for k, frame in enumerate(denoise_frames(model, req, fps=1e9, stop=stop)):
             yield frame
             if k == 10:
+                held.set()
                 gate.wait(10)  # hold the run after its eleventh frame until the late viewer is in
 
     first = runs.view("key", counting, rows(req), produce)
     watching = first.watch()
     assert next(watching).done == 0  # a viewer from the start sees x_T first
-    while len(first.frames) < 11:
-        time.sleep(0.01)
+    assert held.wait(10)
     late = runs.view("key", counting, rows(req), produce)
     assert late is first
     late_frames = late.watch()
@@ -178,7 +186,7 @@ def test_identical_requests_are_computed_once_and_a_late_viewer_gets_the_frames_
     last_a, last_b = list(watching)[-1], list(late_frames)[-1]
     assert last_a.done == last_b.done == 30
     assert counting.calls == 30  # once, for both viewers
-    solo = list(frames(engine, req, fps=1e9))[-1]
+    solo = list(denoise_frames(engine, req, fps=1e9))[-1]
     assert np.array_equal(last_a.arms[0][0], solo.arms[0][0]) and np.array_equal(last_a.arms[1][0], solo.arms[1][0])
     again = runs.view("key", counting, rows(req), produce)  # pressed after the end: replayed, not recomputed
     assert list(again.watch())[-1] is last_a and counting.calls == 30
@@ -187,21 +195,19 @@ def test_identical_requests_are_computed_once_and_a_late_viewer_gets_the_frames_
 def test_stop_from_one_viewer_leaves_the_others_and_the_last_stops_it(engine):
     counting = Counting(engine)
     runs = Runs(Batcher())
-    req = parse_request("DDPM", 500, 5, 2, None, True, 1.0, False)
+    req = parse_request(steps=500, seed=5, n=2, side_by_side=False)
     slow = slowly(req, 0.002)
 
-    a = runs.view("k", counting, rows(req), slow).watch()
+    run = runs.view("k", counting, rows(req), slow)
+    a = run.watch()
     b = runs.view("k", counting, rows(req), slow).watch()
     next(a), next(b), next(a), next(b)
     a.close()  # one student presses Stop
     before = counting.calls
-    time.sleep(0.2)
-    assert counting.calls > before  # the other still watches: it goes on
+    wait_until(lambda: counting.calls > before + 5)  # the other still watches: it goes on
     b.close()  # the last viewer leaves
-    time.sleep(0.1)
-    stopped = counting.calls
-    time.sleep(0.2)
-    assert counting.calls == stopped < 500
+    run.thread.join(10)  # and the run's thread ends
+    assert not run.thread.is_alive() and counting.calls < 500
     assert runs.counts() == (0, 0)  # neither live nor kept: a stopped run is not replayed
     fresh = runs.view("k", counting, rows(req), slow)
     assert fresh.frames == [] or fresh.frames[0].done == 0  # a new press starts afresh
@@ -213,21 +219,22 @@ def test_stop_from_one_viewer_leaves_the_others_and_the_last_stops_it(engine):
 def test_memory_of_finished_runs_is_bounded(engine):
     runs = Runs(Batcher(), keep=3)
     for seed in range(10):
-        req = parse_request("DDIM", 2, seed, 1, None, True, 1.0, False)
-        list(runs.view(seed, engine, rows(req), lambda m, stop, req=req: frames(m, req, fps=1e9, stop=stop)).watch())
-    time.sleep(0.1)
+        req = parse_request(sampler="DDIM", steps=2, seed=seed, n=1, side_by_side=False)
+        run = runs.view(seed, engine, rows(req), lambda m, stop, req=req: denoise_frames(m, req, fps=1e9, stop=stop))
+        list(run.watch())
+        run.thread.join(10)  # its end is recorded when its thread ends
     assert runs.counts() == (0, 3)
 
 
 def test_rows_count_both_arms_and_guidance():
-    assert rows(parse_request("DDPM", 5, 0, 16, None, True, 1.0, True)) == 32
-    assert rows(parse_request("DDPM", 5, 0, 16, "hero", True, 1.0, True, 4.0)) == 64
-    assert rows(parse_request("DDIM", 5, 0, 16, "hero", True, 1.0, True, 0.0)) == 16
+    assert rows(parse_request(steps=5, seed=0, n=16)) == 32
+    assert rows(parse_request(steps=5, seed=0, n=16, class_name="hero", guidance=4.0)) == 64
+    assert rows(parse_request(sampler="DDIM", steps=5, seed=0, n=16, class_name="hero", guidance=0.0)) == 16
 
 
 def test_a_run_in_line_says_its_place_in_both_languages():
     from demo.i18n import ZH
-    from demo.runner import Frame
+    from demo.frames import Frame
 
     waiting = Frame(500, 0, 500, 0.0, (), queued=3)
     assert waiting.status.startswith("t = 500 · pure noise x_T · waiting: 3 in line")
@@ -237,7 +244,7 @@ def test_a_run_in_line_says_its_place_in_both_languages():
 
 def test_a_viewer_is_paced_but_gets_the_last_frame(engine):
     runs = Runs(Batcher())
-    req = parse_request("DDPM", 40, 9, 2, None, True, 1.0, False)
+    req = parse_request(steps=40, seed=9, n=2, side_by_side=False)
     slow = slowly(req, 0.005)
 
     shown, times = [], []
@@ -252,12 +259,12 @@ def test_more_runs_than_viewers_allowed_all_finish(engine):
     """Cancelled viewers leave their runs behind for a moment, so live runs can outnumber the queue's slots:
     none may wait for a worker while the batcher waits for its ask (that deadlocked the whole server)."""
     runs = Runs(Batcher(max_sprites=4 * 80))  # room for every run at once
-    reqs = [parse_request("DDIM", 3, seed, 1, None, True, 1.0, False) for seed in range(80)]
+    reqs = [parse_request(sampler="DDIM", steps=3, seed=seed, n=1, side_by_side=False) for seed in range(80)]
     everyone = threading.Event()
 
     def produce(model, stop, r):
         everyone.wait(10)  # all 80 lanes are running before any asks for a step
-        yield from frames(model, r, fps=1e9, stop=stop)
+        yield from denoise_frames(model, r, fps=1e9, stop=stop)
 
     watched = [runs.view(r.seed, engine, rows(r), lambda m, stop, r=r: produce(m, stop, r)) for r in reqs]
     everyone.set()

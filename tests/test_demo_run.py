@@ -1,6 +1,7 @@
 """The demo's run logic: request checks, frames, throttling, stopping, saved files."""
 import base64
 import math
+import threading
 
 import imageio.v3 as iio
 import numpy as np
@@ -9,38 +10,53 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from ddpm.images import png_data_url
+from demo.batcher import Batcher
 from demo.export import frame_image, render, save_run, thin
 from demo.request import VIEWS, parse_request
-from demo.runner import Frame, frames, run
+from demo.frames import Frame
+from demo.runner import denoise_frames, join_run
+from demo.shared import Runs
 from demo.schedule_plot import schedule_image, schedule_png
 
-GOOD = ("DDPM", 20, 3, 4, "any", True, 1.0, True, 2.0)
+GOOD = dict(sampler="DDPM", steps=20, seed=3, n=4, class_name="any", add_noise=True, noise_scale=1.0, side_by_side=True,
+            guidance=2.0)
 
 
 def test_parse_request_accepts_good_input():
-    req = parse_request(*GOOD)
+    req = parse_request(**GOOD)
     assert (req.ddim, req.steps, req.seed, req.n, req.class_name, req.noise_scale, req.side_by_side) == (False, 20, 3, 4, None, 1.0, True)
-    assert parse_request("DDPM", 20, 3, 4, "hero", False, 1.5, True).noise_scale == 0.0  # toggle off: no extra noise
-    assert parse_request("DDIM", 25, 0, 4, "food", True, 1.0, True).side_by_side is False  # DDIM has no noise to compare
-    assert parse_request("DDPM", 20.0, 3, 4, None, True, 1, True).steps == 20  # JSON numbers may come as floats
-    assert parse_request("DDPM", 20, 3, 4, "mixed", True, 1.0, True).class_name == "mixed"
+    assert parse_request(class_name="hero", add_noise=False, noise_scale=1.5).noise_scale == 0.0  # toggle off: no extra noise
+    assert parse_request(sampler="DDIM", steps=25, seed=0, n=4, class_name="food").side_by_side is False  # DDIM has no noise to compare
+    assert parse_request(steps=20.0, seed=3, n=4, noise_scale=1).steps == 20  # JSON numbers may come as floats
+    assert parse_request(steps=20, seed=3, n=4, class_name="mixed").class_name == "mixed"
 
 
-@pytest.mark.parametrize("i, bad, words", [
-    (0, "DDPMX", "sampler"), (1, 0, "steps"), (1, 501, "steps"), (1, 2.5, "steps"), (1, math.nan, "steps"),
-    (1, "20", "steps"), (2, -1, "seed"), (2, math.inf, "seed"), (3, 65, "sprites"), (3, None, "sprites"),
-    (4, "dragon", "class"), (5, "yes", "add noise"), (6, math.nan, "λ"), (6, 2.5, "λ"), (6, -0.1, "λ"), (7, 1, "side by side"),
-    (8, -1, "guidance"), (8, math.nan, "guidance"), (8, 11, "guidance"), (8, "2", "guidance"), (8, True, "guidance"),
+@pytest.mark.parametrize("key, bad, words", [
+    ("sampler", "DDPMX", "sampler"), ("steps", 0, "steps"), ("steps", 501, "steps"), ("steps", 2.5, "steps"),
+    ("steps", math.nan, "steps"), ("steps", "20", "steps"), ("steps", "ten", "steps"), ("seed", -1, "seed"),
+    ("seed", math.inf, "seed"), ("seed", "x", "seed"), ("n", 65, "sprites"), ("n", None, "sprites"), ("class_name", "dragon", "class"),
+    ("add_noise", "yes", "add noise"), ("noise_scale", math.nan, "λ"), ("noise_scale", 2.5, "λ"), ("noise_scale", -0.1, "λ"),
+    ("side_by_side", 1, "side by side"), ("guidance", -1, "guidance"), ("guidance", math.nan, "guidance"), ("guidance", 11, "guidance"),
+    ("guidance", "2", "guidance"), ("guidance", "lots", "guidance"), ("guidance", True, "guidance"),
 ])
-def test_parse_request_rejects_bad_input_clearly(i, bad, words):
-    args = list(GOOD)
-    args[i] = bad
+def test_parse_request_rejects_bad_input_clearly(key, bad, words):
     with pytest.raises(ValueError, match=words):
-        parse_request(*args)
+        parse_request(**{**GOOD, key: bad})
+
+
+def test_unnamed_settings_are_the_pages_defaults_and_steps_the_samplers():
+    from demo.request import DEFAULTS
+
+    req = parse_request()
+    assert (req.kind, req.steps, req.seed, req.n, req.class_name, req.noise_scale, req.side_by_side, req.guidance) == (
+        "ddpm", 500, DEFAULTS["seed"], DEFAULTS["n"], None, 1.0, True, DEFAULTS["guidance"])
+    assert parse_request(sampler="DDIM").steps == 25
+    with pytest.raises(TypeError):
+        parse_request("DDPM", 20)  # by name only: eight values in a row were too easy to misplace
 
 
 def test_frames_start_identical_and_end_at_t0(tiny_model):
-    out = list(frames(tiny_model, parse_request(*GOOD), fps=1e9))
+    out = list(denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9))
     assert len(out) == 21 and out[0].done == 0 and out[-1].done == 20
     first = out[0]
     assert np.array_equal(first.arms[0][0], first.arms[1][0])  # both arms from the same x_T
@@ -51,48 +67,88 @@ def test_frames_start_identical_and_end_at_t0(tiny_model):
 
 def test_frames_are_throttled_but_the_last_is_kept(tiny_model):
     ticks = iter(range(1000))
-    out = list(frames(tiny_model, parse_request(*GOOD), fps=0.2, clock=lambda: next(ticks)))  # one per 5 "seconds"
+    out = list(denoise_frames(tiny_model, parse_request(**GOOD), fps=0.2, clock=lambda: next(ticks)))  # one per 5 "seconds"
     assert [f.done for f in out] == [0, 5, 10, 15, 20]
 
 
 def test_run_matches_frames_and_delivers_first_and_last(tiny_model):
-    req = parse_request(*GOOD)
-    threaded = list(run(tiny_model, req, fps=1e9).watch())
-    direct = list(frames(tiny_model, req, fps=1e9))
+    req = parse_request(**GOOD)
+    threaded = list(join_run(tiny_model, req, fps=1e9).watch())
+    direct = list(denoise_frames(tiny_model, req, fps=1e9))
     assert threaded[0].done == 0 and threaded[-1].done == 20
     assert np.array_equal(threaded[-1].arms[0][0], direct[-1].arms[0][0])
 
 
+class Counting:
+    """A denoiser that records the timestep of every call."""
+
+    def __init__(self, model):
+        self.model, self.n_cfeat, self.calls = model, model.n_cfeat, []
+
+    def __call__(self, x, t, c):
+        self.calls.append(int(t[0]))
+        return self.model(x, t, c)
+
+
 def test_closing_run_stops_the_sampler(tiny_model):
-    calls = []
-
-    def counting(x, t, c=None):
-        calls.append(int(t[0]))
-        return tiny_model(x, t, c)
-
-    gen = run(counting, parse_request("DDPM", 500, 0, 2, "any", True, 1.0, False), fps=1e9).watch()
+    counting = Counting(tiny_model)
+    run = join_run(counting, parse_request(steps=500, seed=0, n=2, side_by_side=False), fps=1e9)
+    gen = run.watch()
     next(gen)
     next(gen)
     gen.close()  # what a Stop or a closed tab does to the handler's generator
-    seen = len(calls)
-    assert seen < 500
-    import time
-    time.sleep(0.2)
-    settled = len(calls)
-    assert settled <= seen + 1  # at most the step already in the batcher's hands
-    time.sleep(0.2)
-    assert len(calls) == settled  # then nothing more is computed
+    run.thread.join(10)  # its only viewer left: the run's thread ends
+    assert not run.thread.is_alive() and run.stop.is_set() and len(counting.calls) < 500
+
+
+def test_a_viewer_who_leaves_before_the_first_frame_leaves(tiny_model):
+    gate = threading.Event()
+    counting = Counting(tiny_model)
+    runs = Runs(Batcher())
+
+    def produce(denoiser, stop):
+        gate.wait(10)  # no frame yet when the viewer goes
+        yield from denoise_frames(denoiser, parse_request(**GOOD), fps=1e9, stop=stop)
+
+    run = runs.view("key", counting, 8, produce)
+    run.watch().close()  # never iterated: a tab closed while the run had shown nothing
+    assert run.viewers == 0 and run.stop.is_set()
+    gate.set()
+    run.thread.join(10)
+    assert not run.thread.is_alive() and counting.calls == []  # stopped before its first step
+    assert runs.counts() == (0, 0)
+
+
+def test_a_late_viewer_starts_at_the_newest_frame_and_an_early_one_at_x_T(tiny_model):
+    runs = Runs(Batcher())
+    held, go = threading.Event(), threading.Event()
+
+    def produce(denoiser, stop):
+        for frame in denoise_frames(denoiser, parse_request(**GOOD), fps=1e9, stop=stop):
+            yield frame
+            if frame.done == 5:
+                held.set()
+                go.wait(10)
+
+    early = runs.view("key", tiny_model, 8, produce).watch()
+    assert next(early).done == 0  # x_T first, whatever has been made meanwhile
+    assert held.wait(10)
+    late = runs.view("key", tiny_model, 8, produce)
+    late_viewer = late.watch()
+    assert next(late_viewer).done == 5  # the newest frame at once
+    go.set()
+    assert list(early)[-1].done == list(late_viewer)[-1].done == 20  # both get the last frame
 
 
 def test_views_and_single_sprite(tiny_model):
-    last = list(frames(tiny_model, parse_request(*GOOD), fps=1e9))[-1]
+    last = list(denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9))[-1]
     grid = frame_image(last, 0, VIEWS.index("x_t"))
     assert grid.shape == (35, 35, 3)  # 2×2 sprites with 1-pixel white borders
     assert frame_image(last, 1, VIEWS.index("predicted x̂0"), sprite=2).shape == (16, 16, 3)
 
 
 def test_save_run_writes_gif_mp4_png(tiny_model, tmp_path):
-    out = list(frames(tiny_model, parse_request(*GOOD), fps=1e9))
+    out = list(denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9))
     paths = save_run(out, 0, tmp_path)
     assert [p.suffix for p in paths] == [".gif", ".mp4", ".png"]
     assert iio.imread(paths[2]).shape == (35 * 4, (35 * 2 + 4) * 4, 3)
@@ -101,7 +157,7 @@ def test_save_run_writes_gif_mp4_png(tiny_model, tmp_path):
 
 def test_frames_travel_as_lossless_small_pngs(tiny_model):
     """The page gets each frame's grid at 1 pixel a pixel, inline, and losslessly (PNG)."""
-    grid = frame_image(list(frames(tiny_model, parse_request(*GOOD), fps=1e9))[-1], 0, 0)
+    grid = frame_image(list(denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9))[-1], 0, 0)
     url = png_data_url(grid)
     assert url.startswith("data:image/png;base64,")
     assert np.array_equal(iio.imread(base64.b64decode(url.split(",", 1)[1]), extension=".png"), grid)
@@ -109,7 +165,7 @@ def test_frames_travel_as_lossless_small_pngs(tiny_model):
 
 def test_a_frame_is_drawn_once_for_all_viewers_and_never_mistaken_for_another(tiny_model):
     """The stage's pictures are cached by the frame itself: the same frame gives the same strings, another frame its own."""
-    first, *_, last = frames(tiny_model, parse_request(*GOOD), fps=1e9)
+    first, *_, last = denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9)
     again = render(last, 0, None)
     assert render(last, 0, None)["left"] is again["left"]  # drawn and encoded once
     for frame in (first, last):
@@ -144,12 +200,12 @@ class _NoTorch(TorchFunctionMode):
 
 def test_request_side_helpers_do_no_torch_work(tiny_model, tmp_path):
     """Checks, drawing and saving run on the server's other threads; torch work there slowed sampling 1.5×."""
-    frame_list = list(frames(tiny_model, parse_request("DDPM", 3, 0, 2, None, True, 1.0, True)))
+    frame_list = list(denoise_frames(tiny_model, parse_request(steps=3, seed=0, n=2)))
     schedule_image(None)  # the first call computes the schedule; the app makes it on the sampling thread
     with _NoTorch():
         with pytest.raises(AssertionError, match="torch work"):
             torch.zeros(1)  # the guard itself works
-        parse_request("DDPM", 500, 0, 16, "hero", True, 1.0, True)
+        parse_request(steps=500, seed=0, n=16, class_name="hero")
         frame_image(frame_list[-1], 1, 2)
         schedule_image(250)
         save_run(frame_list, 0, tmp_path)
@@ -157,7 +213,8 @@ def test_request_side_helpers_do_no_torch_work(tiny_model, tmp_path):
 
 def test_guidance_acts_only_with_a_class(tiny_model):
     def last(class_name, w):
-        return list(frames(tiny_model, parse_request("DDPM", 4, 0, 2, class_name, True, 1.0, False, w), fps=1e9))[-1].arms[0][0]
+        req = parse_request(steps=4, seed=0, n=2, class_name=class_name, side_by_side=False, guidance=w)
+        return list(denoise_frames(tiny_model, req, fps=1e9))[-1].arms[0][0]
 
     assert np.array_equal(last("any", 0.0), last("any", 5.0))  # nothing to guide towards
     assert not np.array_equal(last("food", 0.0), last("food", 5.0))
@@ -170,7 +227,7 @@ def test_saved_runs_are_thinned_evenly_keeping_the_first_and_last(count, most, e
 
 
 def test_saved_animation_has_the_thinned_frames(tiny_model, tmp_path):
-    out = list(frames(tiny_model, parse_request(*GOOD), fps=1e9))  # 21 frames
+    out = list(denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9))  # 21 frames
     gif = iio.imread(save_run(out, 0, tmp_path, scale=1, max_frames=5)[1], index=None)  # the MP4 keeps every frame
     assert len(gif) == 5 + 25  # thinned to 5, then the last held for 25
 
@@ -206,15 +263,15 @@ def test_a_mix_of_one_class_draws_what_that_class_draws(tiny_model):
     from demo.request import MIX
 
     def last(class_name, mix=""):
-        req = parse_request("DDPM", 4, 0, 2, class_name, True, 1.0, False, 3.0, mix)
-        return list(frames(tiny_model, req, fps=1e9))[-1].arms[0][0]
+        req = parse_request(steps=4, seed=0, n=2, class_name=class_name, side_by_side=False, guidance=3.0, mix=mix)
+        return list(denoise_frames(tiny_model, req, fps=1e9))[-1].arms[0][0]
 
     assert np.array_equal(last(MIX, "food 1"), last("food"))
     assert not np.array_equal(last(MIX, "hero 1, food 0.6"), last("hero"))
-    assert parse_request("DDPM", 4, 0, 2, MIX, True, 1.0, False, 3.0, "hero=1, food:0.6").mix == (("hero", 1.0), ("food", 0.6))
+    assert parse_request(class_name=MIX, mix="hero=1, food:0.6").mix == (("hero", 1.0), ("food", 0.6))
     for bad in ("", "dragon 1", "hero", "hero -1", "hero 0"):
         with pytest.raises(ValueError, match="mix"):
-            parse_request("DDPM", 4, 0, 2, MIX, True, 1.0, False, 3.0, bad)
+            parse_request(steps=4, seed=0, n=2, class_name=MIX, side_by_side=False, guidance=3.0, mix=bad)
 
 
 def test_every_request_error_reads_in_chinese_too():
@@ -223,12 +280,11 @@ def test_every_request_error_reads_in_chinese_too():
 
     assert set(ERRORS_ZH) == set(MESSAGES)
     with pytest.raises(RequestError) as bad:
-        parse_request("DDPM", 501, 0, 4, None, True, 1.0, True)
+        parse_request(steps=501, seed=0, n=4)
     assert error(EN, bad.value) == "steps must be from 1 to 500, got 501"
     assert error(ZH, bad.value) == "步数必须在 1 到 500 之间，收到的是 501"
-    for args in [("GAN", 5, 0, 4, None, True, 1.0, True), ("DDPM", 5, 0, 4, None, "yes", 1.0, True),
-                 ("DDPM", 5, 0, 4, "mix", True, 1.0, True, 4.0, "hero 0")]:
+    for args in [dict(sampler="GAN"), dict(add_noise="yes"), dict(class_name="mix", mix="hero 0"), dict(steps="ten")]:
         with pytest.raises(RequestError) as bad:
-            parse_request(*args)
+            parse_request(**args)
         assert bad.value.values.get("name", "sampler") in (*NAMES_ZH, "sampler")
         assert not any(word in error(ZH, bad.value) for word in ("must", "needs", "got"))  # no English left

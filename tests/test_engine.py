@@ -8,7 +8,8 @@ import torch
 from ddpm import ContextUnet, Schedule, UNetConfig, load_model, sample, sample_ddpm, save_model, seeded_noise
 from ddpm.bench import Case, forward_flops, reference_loop, run_bench
 from ddpm.checkpoint import DEFAULT_WEIGHTS
-from ddpm.engine import CHUNK, ROWS, OpenVINOEngine, TorchEngine, cpu_has_bf16, export_ir, fast_model, ir_path, use_bf16
+from ddpm.device import cpu_has_bf16, use_bf16
+from ddpm.engine import CHUNK, ROWS, OpenVINOEngine, TorchEngine, export_ir, fast_model, ir_path
 
 pytest.importorskip("openvino")
 # OpenVINO's kernels sum in another order than torch's: 1e-4 of ε̂'s scale (about 1) is float32 round-off.
@@ -27,9 +28,10 @@ def test_bf16_chosen_only_where_the_cpu_has_it(tmp_path, flags, expected):
 
 def test_torch_engine_in_bf16_stays_close_to_fp32(tiny_model):
     x, t = torch.randn(4, 3, 16, 16), torch.randint(1, 501, (4,))
-    ref = TorchEngine(tiny_model, bf16=False)(x, t)
+    c = torch.zeros(4, 5)
+    ref = TorchEngine(tiny_model, bf16=False)(x, t, c)
     # bf16 keeps 8 bits of mantissa: about 1 % of the output's scale.
-    assert (TorchEngine(tiny_model, bf16=True)(x, t) - ref).abs().max() < 0.05 * ref.abs().max()
+    assert (TorchEngine(tiny_model, bf16=True)(x, t, c) - ref).abs().max() < 0.05 * ref.abs().max()
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +49,9 @@ def test_openvino_computes_what_eager_torch_computes(tiny_weights, tiny_model):
     ref = TorchEngine(tiny_model, bf16=False)
     x, t = torch.randn(6, 3, 16, 16), torch.randint(1, 501, (6,))
     c = torch.nn.functional.one_hot(torch.arange(6) % 5, 5).float()
-    for ctx in (None, c):
+    for ctx in (torch.zeros_like(c), c):
         torch.testing.assert_close(ov(x, t, ctx), ref(x, t, ctx), atol=ATOL, rtol=0)
-    torch.testing.assert_close(ov(x[:1], t[:1]), ref(x[:1], t[:1]), atol=ATOL, rtol=0)  # any batch, one included
+    torch.testing.assert_close(ov(x[:1], t[:1], c[:1]), ref(x[:1], t[:1], c[:1]), atol=ATOL, rtol=0)  # any batch, one included
 
 
 def test_openvino_cuts_a_large_batch_into_a_few_fixed_shapes(tiny_weights, tiny_model):
@@ -60,7 +62,7 @@ def test_openvino_cuts_a_large_batch_into_a_few_fixed_shapes(tiny_weights, tiny_
     c = torch.nn.functional.one_hot(torch.arange(n) % 5, 5).float()
     torch.testing.assert_close(ov(x, t, c), ref(x, t, c), atol=ATOL, rtol=0)
     for m in range(1, CHUNK + 1):
-        ov(x[:m], t[:m])
+        ov(x[:m], t[:m], c[:m])
     assert set(ov._compiled) <= set(range(ROWS, CHUNK + 1, ROWS))  # at most CHUNK / ROWS compiles, whatever the batches
     # Every dimension of every input fixed, not the batch alone: the export leaves the sprite's size and the
     # context's width dynamic, and a partly dynamic model was slower (`python scripts/engines.py`; docs/performance.md, "Engines").
@@ -107,7 +109,8 @@ def test_the_shipped_weights_have_their_ir_beside_them():
     assert isinstance(ov, OpenVINOEngine), said  # else: python -m ddpm export --weights FILE
     ref = TorchEngine(load_model(weights, "cpu"), bf16=False)
     x, t = torch.randn(4, 3, 16, 16), torch.randint(1, 501, (4,))
-    torch.testing.assert_close(ov(x, t), ref(x, t), atol=ATOL, rtol=0)
+    c = torch.zeros(4, ref.n_cfeat)
+    torch.testing.assert_close(ov(x, t, c), ref(x, t, c), atol=ATOL, rtol=0)
 
 
 def test_final_sprites_agree_with_the_course_loop(tiny_model):
@@ -128,7 +131,8 @@ def test_demo_bench_is_the_librarys_bench_with_the_demos_run(tiny_weights, tmp_p
     out = tmp_path / "bench.json"
     main(["--weights", str(tiny_weights), "--T", "3", "--repeats", "1", "--ddim-steps", "3", "--json", str(out)])
     result = json.loads(out.read_text())
-    assert result["weights"] == str(tiny_weights) and result["fast_path"] == "OpenVINO fp32"
+    # The fast path is whatever this CPU gets: OpenVINO, in bf16 where the CPU has it.
+    assert result["weights"] == str(tiny_weights) and result["fast_path"] == fast_model(tiny_weights, "cpu").name
     assert result["demo_run"]["case"] == "demo run 16+16"
     assert set(result["course_notebook"]["paired_speedup_median"]) == {"fast", "demo"}
 
@@ -163,7 +167,9 @@ def test_forward_flops_counts_the_convolutions():
     net = torch.nn.Conv2d(3, 8, 3, padding=1)
 
     class OneConv(torch.nn.Module):
-        def forward(self, x, t):
+        n_cfeat = 5
+
+        def forward(self, x, t, c):
             return net(x)
 
     assert forward_flops(OneConv(), 2) == 2 * (2 * 3 * 9 * 8 * 16 * 16)  # 2 FLOPs per multiply-add

@@ -4,7 +4,7 @@ import torch
 
 from ddpm import Schedule, sample, sample_ddpm, seeded_noise
 from ddpm.data import CLASSES
-from ddpm.guidance import MIXED, Guided, class_context, mix_context
+from ddpm.guidance import MIXED, Guided, class_context, guide, mix_context, model_rows
 
 
 def test_guided_is_the_weighted_difference_of_two_calls(tiny_model):
@@ -15,7 +15,10 @@ def test_guided_is_the_weighted_difference_of_two_calls(tiny_model):
         for w in (0.0, 1.0, 3.5):
             expected = (1 + w) * cond - w * uncond  # Ho & Salimans eq. 6
             assert torch.allclose(Guided(tiny_model, w)(x, t, c), expected, atol=1e-5)
-        assert torch.equal(Guided(tiny_model, 2.0)(x, t, None), tiny_model(x, t, None))  # no class: unguided
+    assert guide(tiny_model, 2.0, None) is tiny_model  # no class: nothing to guide towards
+    assert guide(tiny_model, 0.0, c) is tiny_model  # w = 0: the plain conditional model, one call
+    assert isinstance(guide(tiny_model, 2.0, c), Guided)
+    assert (model_rows(16, 2.0, True), model_rows(16, 0.0, True), model_rows(16, 2.0, False)) == (32, 16, 16)
 
 
 def test_guided_model_drives_the_sampler(tiny_model):
@@ -24,7 +27,7 @@ def test_guided_model_drives_the_sampler(tiny_model):
     x_T, gens = seeded_noise(0, 2)
     plain = sample(sample_ddpm(tiny_model, s, x_T, generator=gens, context=c))
     x_T, gens = seeded_noise(0, 2)
-    w0 = sample(sample_ddpm(Guided(tiny_model, 0.0), s, x_T, generator=gens, context=c))
+    w0 = sample(sample_ddpm(guide(tiny_model, 0.0, c), s, x_T, generator=gens, context=c))
     x_T, gens = seeded_noise(0, 2)
     w3 = sample(sample_ddpm(Guided(tiny_model, 3.0), s, x_T, generator=gens, context=c))
     assert torch.equal(plain, w0) and w3.shape == plain.shape and not torch.allclose(w3, plain)

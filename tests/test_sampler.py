@@ -36,8 +36,9 @@ class TrueNoise(torch.nn.Module):
         super().__init__()
         self.s, self.x0 = schedule, x0
         self.seen = []
+        self.n_cfeat = 5
 
-    def forward(self, x, t, c=None):
+    def forward(self, x, t, c):
         self.seen.append(int(t[0]))
         ab = self.s.ab_t[t][:, None, None, None]
         return (x - ab.sqrt() * self.x0) / (1 - ab).sqrt()
