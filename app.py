@@ -80,7 +80,7 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
                 race_ddim = unchecked(gr.Slider(1, T, value=DDIM_STEPS, step=1, label=I18N("race_ddim")))
                 race_btn = gr.Button(I18N("race"))
             compare_t = gr.Slider(0, T, value=T, step=1, label=I18N("compare"), visible=False)
-            # A picture, not gr.LinePlot: re-sending a plot's data each frame made the server grow ~1 MB a run.
+            # A picture, not gr.LinePlot: re-sending a plot's data each frame made the server's memory grow every run.
             # gr.Image shows an I18n label as "[object Object]": this one label is written in both languages.
             plot = gr.Image(first_schedule_image(), format="png", label="schedule · 噪声调度 (orange: the current t · 橙色：当前的 t)",
                             interactive=False, buttons=["download"])

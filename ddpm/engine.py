@@ -3,8 +3,8 @@
 On a CPU the U-Net runs on OpenVINO where it is installed: the model is read from an IR file
 beside the weights (`python -m ddpm export` writes it) and compiled in about a second, so the
 first run after a start is as fast as the tenth. Elsewhere, or when that fails, eager torch
-serves, in bf16 autocast where the CPU multiplies bf16 natively. docs/performance.md has the
-numbers behind this choice.
+serves, in bf16 autocast where the CPU multiplies bf16 natively. docs/performance.md, "Engines", has
+the numbers behind this choice.
 """
 from __future__ import annotations
 
@@ -73,15 +73,12 @@ def export_ir(model: ContextUnet, weights: str | Path, out: str | Path | None = 
     return out
 
 
-# OpenVINO runs a model compiled for fixed shapes faster than one compiled for any: 1.2–1.7× with the batch
-# fixed, and another 1.2–1.3× with the sprite's size and the context's width fixed too (`read_fixed`;
-# `python scripts/engines.py`, docs/performance.md, "Engines"). Chunks of more than 32 rows are no cheaper a
-# sprite (`python scripts/engines.py --per-core 16 32 64`). So a batch is cut into chunks of at most CHUNK
-# rows, each padded to a multiple of ROWS: at most CHUNK / ROWS shapes are ever compiled, each in a fraction
-# of a second, on first use. There is a chunk per stream (OpenVINO's streams, a thread each) where they fit,
-# run side by side, not one after another on all cores: a core that works alone on its own chunk waits for no
-# other (32 rows 7–10 % faster, 64 rows 11–28 %, 2 cores). At most CHUNK / ROWS streams, so that the default
-# run's 32 rows fill them all; with more cores, each stream gets several threads (measured on 2 cores only).
+# OpenVINO runs a model compiled for fixed shapes (every input's, `read_fixed`) faster than one compiled for any,
+# and chunks of more than CHUNK rows are no cheaper a sprite (docs/performance.md, "Engines"). So a batch is cut
+# into chunks of at most CHUNK rows, each padded to a multiple of ROWS: at most CHUNK / ROWS shapes are ever
+# compiled, each on first use. There is a chunk per stream (OpenVINO's streams, a thread each) where they fit,
+# run side by side, so that a core working alone on its own chunk waits for no other. At most CHUNK / ROWS
+# streams, so that the default run fills them all; with more cores, each stream gets several threads.
 CHUNK = 32
 ROWS = 8
 
@@ -141,8 +138,7 @@ class OpenVINOEngine:
                     self._compiled[rows] = self._core.compile_model(fixed, "CPU", self._config)
             request = self._compiled[rows].create_infer_request()
             # numpy views of the request's own input tensors, written in place each call: no call goes through
-            # OpenVINO's Python input dispatcher (under a classroom's load, most of this thread's time holding
-            # the GIL was spent there, while the cores waited for the next chunk to start).
+            # OpenVINO's Python input dispatcher, which held the GIL while the cores waited (docs/performance.md).
             requests[rows, i] = request, [request.get_input_tensor(k).data for k in range(3)]
         return requests[rows, i]
 

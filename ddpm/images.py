@@ -38,8 +38,7 @@ def write_png(image: np.ndarray, path: str | Path) -> None:
 def png_data_url(image: np.ndarray) -> str:
     """A uint8 RGB image as a PNG data URL: the page shows it without fetching a file from the server."""
     # Pillow directly, at zlib's fastest level: the demo encodes two of these per frame shown, and a noisy
-    # grid does not compress anyway (a one-off timing: 1.2 ms through imageio, 0.7 ms here, same size;
-    # in the server imageio cost far more per update, docs/performance.md).
+    # grid does not compress anyway (docs/performance.md, "A classroom at once").
     out = io.BytesIO()
     Image.fromarray(image).save(out, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")

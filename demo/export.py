@@ -48,8 +48,8 @@ def save_run(frames: Sequence[Frame], view: int, folder: str | Path, scale: int 
         gap = np.full((parts[0].shape[0], 4, 3), 255, np.uint8)
         return upscale(np.concatenate([p for part in parts for p in (part, gap)][:-1], axis=1), factor)
 
-    # Encoding is the end of every run's wait: at 4× and 100 frames it took 7 s, at 2× and 60 about 3 s
-    # (docs/performance.md); players and slides scale a small GIF up without blurring.
+    # Small and few frames: encoding is the end of every run's wait (docs/performance.md), and players and
+    # slides scale a small GIF up without blurring.
     images = [both(frames[i], scale) for i in thin(len(frames), max_frames)]
     paths = [folder / "denoising.gif", folder / "denoising.mp4", folder / "final.png"]
     write_animation(images, paths[0])

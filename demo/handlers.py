@@ -21,8 +21,8 @@ from .runner import FPS, DemoModel, join_race, join_run, load_demo_model, on_sam
 from .schedule_plot import schedule_png
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
-# Updates a second the server sends to all viewers together. Each costs the server a few ms of the CPU the
-# batcher wants; with thirty viewers at 4 a second each, sampling ran at a third of its speed (docs/performance.md).
+# Updates a second the server sends to all viewers together: each costs the server CPU that the batcher wants,
+# so many viewers get fewer frames each (docs/performance.md, "A classroom at once").
 UPDATES_PER_S = float(os.environ.get("DDPM_UPDATES_PER_S", 12))
 
 
@@ -107,7 +107,7 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
             plot, plotted = schedule_png(frame.t), frame.elapsed
         stage = render(frame, v, s)
         stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
-        # The last picture again, not gr.skip(): Gradio rebuilds a skipped component on every update (1.4 ms),
+        # The last picture again, not gr.skip(): Gradio rebuilds a skipped component on every update,
         # and finds a file it has already copied in its cache. No scrub slider here for the same reason.
         yield stage, frame.status_in(lang), plot, gr.skip()
     frames = list(run.frames)  # every frame of the run, a late viewer's included

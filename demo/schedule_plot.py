@@ -70,7 +70,7 @@ def _folder() -> tempfile.TemporaryDirectory:
 def schedule_png(t: int | None, T: int = Schedule.T) -> str:
     """The schedule picture at t as a PNG file, drawn and encoded once per t: a run sends it to every viewer as it is.
 
-    Handing Gradio an array made it encode and store a PNG for each viewer and update (13 ms against 0.5 ms to draw)."""
+    Handing Gradio an array made it encode and store a PNG for each viewer and update (docs/performance.md)."""
     path = Path(_folder().name) / f"schedule-{T}-{t}.png"
     part = path.with_suffix(f".{threading.get_ident()}.part")
     write_png(schedule_image(t, T), part)
