@@ -16,6 +16,12 @@ from .unet import ContextUnet, UNetConfig
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "sprites.safetensors"
 
 
+def weak_path(weights: str | Path) -> Path:
+    """Where the weak net for autoguidance of `weights` lives: beside them, NAME.weak.safetensors (ddpm/guidance.py)."""
+    weights = Path(weights)
+    return weights.with_name(f"{weights.stem}.weak{weights.suffix}")
+
+
 class CheckpointError(RuntimeError):
     """A weights file that is missing, unreadable or does not fit the model."""
 

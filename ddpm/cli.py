@@ -12,10 +12,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, read_classes, read_meta
+from .checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, read_classes, read_meta, weak_path
 from .data import load_sprites, to_uint8
 from .engine import Engine, export_ir, fast_model
-from .guidance import DEFAULT_GUIDANCE, MIXED, class_context, guide
+from .denoiser import Denoiser
+from .guidance import DEFAULT_AUTOGUIDANCE, DEFAULT_GUIDANCE, MIXED, autoguide, class_context, guide
 from .images import make_grid, upscale, write_animation, write_png
 from .sampler import KINDS, default_steps, sampler, seeded_noise
 from .schedule import Schedule
@@ -37,6 +38,13 @@ def _positive(kind: type):
     return parse
 
 
+def _autoguidance_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--autoguidance", type=float, default=DEFAULT_AUTOGUIDANCE,
+                   help="autoguidance strength ω ≥ 1: guided by a weaker copy of the net (1: the net alone); "
+                        "used where a weak net is found")
+    p.add_argument("--weak", default=None, help="the weak net (default: NAME.weak.safetensors beside --weights, if there)")
+
+
 def _bf16_flag(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--bf16", dest="bf16", action="store_true", default=None, help="force bf16 autocast")
@@ -49,7 +57,10 @@ def cmd_train(a: argparse.Namespace) -> None:
     data = load_sprites(a.data)
     counts = np.bincount(data.labels[data.labels >= 0], minlength=len(data.classes))
     print(f"{len(data)} sprites from {a.data}: " + ", ".join(f"{c} {n}" for c, n in zip(data.classes, counts)))
-    cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, ema=a.ema, p_uncond=a.p_uncond,
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, lr_schedule=a.lr_schedule, lr_ref=a.lr_ref,
+                      ema=a.ema, ema_sigma_rels=tuple(a.ema_sigma_rels), p_uncond=a.p_uncond,
                       min_snr_gamma=a.min_snr_gamma, balance=a.balance,
                       flip=not a.no_flip, seed=a.seed, bf16=a.bf16, ckpt_every=a.ckpt_every, grid_every=a.grid_every,
                       unet=UNetConfig(n_feat=a.n_feat, n_cfeat=len(data.classes), attention=not a.no_attention))
@@ -58,16 +69,30 @@ def cmd_train(a: argparse.Namespace) -> None:
     print(f"wrote {a.out}; mean loss over the last 200 steps {np.mean(losses[-200:]):.4f}")
 
 
+def denoiser(a: argparse.Namespace, weights: Path, openvino: bool = True) -> tuple[Engine, Denoiser, str]:
+    """The main net's engine, the denoiser to sample with (autoguided by the weak net beside the weights where
+    there is one), and a line saying which."""
+    fast = fast_model(weights, bf16=a.bf16, openvino=openvino)
+    weak_file = Path(a.weak) if a.weak else weak_path(weights)
+    if a.autoguidance == 1 or not weak_file.is_file():
+        if a.weak and not weak_file.is_file():
+            raise CheckpointError(f"weak net not found: {weak_file}")
+        return fast, fast, f"{fast.name}, no autoguidance"
+    weak = fast_model(weak_file, fast.device, bf16=a.bf16, openvino=openvino)
+    return fast, autoguide(fast, weak, a.autoguidance), f"{fast.name}, autoguided by {weak_file.name} at ω = {a.autoguidance:g}"
+
+
 def cmd_sample(a: argparse.Namespace) -> None:
     out = Path(a.out)
     if out.suffix not in OUTPUT_SUFFIXES:
         raise SystemExit(f"--out must end in one of {', '.join(OUTPUT_SUFFIXES)}, not {out.name!r}")
-    weights = a.weights or DEFAULT_WEIGHTS
-    fast = fast_model(weights, bf16=a.bf16)
+    weights = Path(a.weights or DEFAULT_WEIGHTS)
+    fast, model, said = denoiser(a, weights)
+    print(said)
     classes = read_classes(weights)
     x_T, gens = seeded_noise(a.seed, a.n)
     c = class_context(None if a.class_name == NO_CLASS else a.class_name, a.n, classes)
-    steps = sampler(a.sampler, guide(fast, a.guidance, c), x_T.to(fast.device), steps=a.steps, noise_scale=a.noise_scale,
+    steps = sampler(a.sampler, guide(model, a.guidance, c), x_T.to(fast.device), steps=a.steps, noise_scale=a.noise_scale,
                     generator=gens, context=c.to(fast.device) if c is not None else None)
     frames, x = [], x_T
     want_frames = out.suffix in (".gif", ".mp4")
@@ -90,13 +115,14 @@ def cmd_sample(a: argparse.Namespace) -> None:
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from .evaluate import evaluate, load_or_train_feature_net
 
-    weights = a.weights or DEFAULT_WEIGHTS
-    fast = fast_model(weights, bf16=a.bf16, openvino=not a.torch)
+    weights = Path(a.weights or DEFAULT_WEIGHTS)
+    fast, model, said = denoiser(a, weights, openvino=not a.torch)
+    print(said)
     data = load_sprites(a.data)
     net = load_or_train_feature_net(Path(a.feature_net), data)
-    results = evaluate(fast, data, net, n=a.n, seed=a.seed, guidance=a.guidance, device=fast.device)
+    results = evaluate(model, data, net, n=a.n, seed=a.seed, guidance=a.guidance, device=fast.device)
     results["weights"] = str(weights)
-    results["engine"] = fast.name
+    results["engine"] = said
     print(json.dumps(results, indent=2))
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
@@ -142,7 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive(int), default=128)
     t.add_argument("--lr", type=_positive(float), default=1e-3)
     t.add_argument("--warmup", type=int, default=500)
+    t.add_argument("--lr-schedule", choices=("cosine", "rsqrt"), default="cosine",
+                   help="cosine: to 0 at --steps; rsqrt: lr/√max(step/--lr-ref, 1), open-ended (a run over several sittings)")
+    t.add_argument("--lr-ref", type=_positive(int), default=5000, help="where rsqrt starts to decay")
     t.add_argument("--ema", type=float, default=0.999)
+    t.add_argument("--ema-sigma-rels", type=float, nargs="*", default=[],
+                   help="power-function EMAs to keep beside (EDM2's σ_rel, e.g. 0.05 0.1), each in NAME.emaS.safetensors")
     t.add_argument("--p-uncond", type=float, default=0.1, help="context dropout rate")
     t.add_argument("--no-flip", action="store_true", help="no horizontal-flip augmentation")
     t.add_argument("--min-snr-gamma", type=float, default=0.0, help="min-SNR-γ loss weighting (0: off; 5 is the paper's)")
@@ -150,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--n-feat", type=_positive(int), default=UNetConfig.n_feat, help="channels at 16×16, a multiple of 8")
     t.add_argument("--no-attention", action="store_true")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.add_argument("--ckpt-every", type=_positive(int), default=1000)
     t.add_argument("--grid-every", type=int, default=2000, help="write a sample grid every N steps (0: never)")
     t.add_argument("--resume", action="store_true", help="continue from the state file beside --out")
@@ -172,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="classifier-free guidance weight w for a class (0: none)")
     s.add_argument("--scale", type=_positive(int), default=4, help="nearest-neighbour upscale of images")
     s.add_argument("--out", default="samples.png", help="FILE.png | .gif | .mp4 | .npy")
+    _autoguidance_flags(s)
     _bf16_flag(s)
     s.set_defaults(func=cmd_sample)
 
@@ -185,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--guidance", type=float, nargs="+", default=[0.0, DEFAULT_GUIDANCE],
                    help="classifier-free guidance weights w to measure class accuracy at (0: none)")
     e.add_argument("--torch", action="store_true", help="eager torch, not OpenVINO (the fp32 reference with --fp32)")
+    _autoguidance_flags(e)
     _bf16_flag(e)
     e.set_defaults(func=cmd_evaluate)
 

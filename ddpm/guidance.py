@@ -1,5 +1,6 @@
-"""Class conditioning: which class each sprite asks for, and classifier-free guidance
-(Ho & Salimans 2022) for sharper classes from the same model."""
+"""Guidance: which class each sprite asks for, classifier-free guidance (Ho & Salimans 2022) for sharper
+classes from the same model, and autoguidance (Karras et al. 2024) by a weaker copy of the model, for
+cleaner sprites with or without a class."""
 from __future__ import annotations
 
 import math
@@ -79,3 +80,39 @@ def guide(model: Denoiser, weight: float, context: Tensor | None) -> Denoiser:
     """The denoiser to sample `context` with: `model` guided by w (Guided), or `model` itself without a class or at w = 0."""
     guided = Guided(model, weight)  # checks w
     return guided if guides(weight, context is not None) else model
+
+
+DEFAULT_AUTOGUIDANCE = 1.0  # ω where a weak net ships beside the weights; 1 is the main net alone (weights/README.md)
+
+
+class AutoGuided:
+    """A Denoiser guided by a bad version of itself (Karras et al. 2024, "Guiding a diffusion model with a bad
+    version of itself", eq. 2):
+
+    ε̃ = ε̂_weak(x_t, t, c) + ω·(ε̂_main(x_t, t, c) − ε̂_weak(x_t, t, c)),
+
+    where the weak net is smaller and shorter-trained. ω = 1 is the main net alone; ω > 1 pushes away from the
+    weak net's errors. It needs no class, and with one it goes under classifier-free guidance:
+    guide(autoguide(main, weak, ω), w, c) guides each of ε̂(c) and ε̂(∅) by the weak net, then by the class.
+    """
+
+    def __init__(self, main: Denoiser, weak: Denoiser, strength: float) -> None:
+        if not strength >= 1:
+            raise ValueError(f"autoguidance strength ω must be ≥ 1, got {strength!r}")
+        if weak.n_cfeat != main.n_cfeat:
+            raise ValueError(f"the weak net's context has {weak.n_cfeat} classes, the main net's {main.n_cfeat}")
+        self.main, self.weak, self.strength = main, weak, float(strength)
+        self.n_cfeat = main.n_cfeat
+
+    def __call__(self, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
+        weak = self.weak(x, t, c)
+        return weak + self.strength * (self.main(x, t, c) - weak)
+
+
+def autoguide(main: Denoiser, weak: Denoiser | None, strength: float) -> Denoiser:
+    """The denoiser to sample with: `main` guided by `weak` at ω (AutoGuided), or `main` itself without a weak net or at ω = 1."""
+    if weak is None or strength == 1:
+        if not strength >= 1:
+            raise ValueError(f"autoguidance strength ω must be ≥ 1, got {strength!r}")
+        return main
+    return AutoGuided(main, weak, strength)

@@ -9,6 +9,7 @@ import torch
 from ddpm import Guided, Schedule, class_context, load_model, read_classes, sample, sample_ddim, seeded_noise
 from ddpm.checkpoint import DEFAULT_WEIGHTS, read_meta
 from ddpm.cli import main
+from ddpm.data import to_uint8
 from ddpm.guidance import MIXED
 
 QUICK = ["--sampler", "ddim", "--steps", "5"]
@@ -61,3 +62,28 @@ def test_info_prints_the_checkpoint_metadata(capsys):
 def test_sample_command_refuses_an_unknown_class(tmp_path):
     with pytest.raises(SystemExit, match="class must be one of"):
         main(["sample", "--class", "dragon", *QUICK, "--out", str(tmp_path / "x.png")])
+
+
+def test_sample_is_autoguided_by_the_weak_net_beside_the_weights(tmp_path, tiny_model):
+    from ddpm import ContextUnet, UNetConfig, save_model
+    from ddpm.checkpoint import weak_path
+    from ddpm.engine import TorchEngine
+    from ddpm.guidance import autoguide
+
+    weights = tmp_path / "m.safetensors"
+    save_model(weights, tiny_model, {"classes": list(read_classes(DEFAULT_WEIGHTS))})
+    args = ["sample", "--weights", str(weights), "--n", "2", *QUICK, "--class", "none", "--fp32"]
+    main([*args, "--out", str(tmp_path / "alone.npy")])
+    torch.manual_seed(3)
+    weak = ContextUnet(UNetConfig(n_feat=8)).eval()
+    save_model(weak_path(weights), weak, {"classes": list(read_classes(DEFAULT_WEIGHTS))})
+    main([*args, "--autoguidance", "2.5", "--out", str(tmp_path / "guided.npy")])
+    main([*args, "--autoguidance", "1", "--out", str(tmp_path / "off.npy")])
+    alone, guided, off = (np.load(tmp_path / f"{k}.npy") for k in ("alone", "guided", "off"))
+    assert np.array_equal(alone, off) and not np.array_equal(alone, guided)  # found beside the weights; ω = 1 is the net alone
+    x_T, _ = seeded_noise(0, 2)
+    model = autoguide(TorchEngine(tiny_model, bf16=False), TorchEngine(weak, bf16=False), 2.5)
+    by_hand = sample(sample_ddim(model, Schedule().respace(5), x_T))
+    assert np.abs(guided.astype(int) - to_uint8(by_hand).astype(int)).max() <= 1  # the same sprites, to a grey level
+    with pytest.raises(SystemExit, match="weak net not found"):
+        main([*args, "--weak", str(tmp_path / "absent.safetensors"), "--autoguidance", "2", "--out", str(tmp_path / "x.npy")])

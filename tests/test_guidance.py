@@ -57,3 +57,26 @@ def test_a_mix_of_one_class_at_weight_one_is_that_class():
     for bad, words in [({"dragon": 1}, "among"), ({"hero": -1}, "≥ 0"), ({"hero": float("nan")}, "finite"), ({}, "at least one")]:
         with pytest.raises(ValueError, match=words):
             mix_context(bad, 2, CLASSES)
+
+
+def test_autoguidance_is_the_weak_net_pushed_towards_the_main_one(tiny_model):
+    from ddpm import ContextUnet, UNetConfig
+    from ddpm.guidance import AutoGuided, autoguide
+
+    torch.manual_seed(1)
+    weak = ContextUnet(UNetConfig(n_feat=8)).eval()
+    x, t = torch.randn(3, 3, 16, 16), torch.randint(1, 501, (3,))
+    c = torch.nn.functional.one_hot(torch.tensor([0, 2, 4]), 5).float()
+    with torch.no_grad():
+        main_eps, weak_eps = tiny_model(x, t, c), weak(x, t, c)
+        for omega in (1.5, 2.5, 4.0):
+            expected = weak_eps + omega * (main_eps - weak_eps)  # Karras et al. 2024, eq. 2, by hand
+            torch.testing.assert_close(AutoGuided(tiny_model, weak, omega)(x, t, c), expected)
+        torch.testing.assert_close(AutoGuided(tiny_model, weak, 1.0)(x, t, c), main_eps)  # ω = 1: the main net alone
+        assert autoguide(tiny_model, weak, 1.0) is tiny_model and autoguide(tiny_model, None, 2.5) is tiny_model
+        # With a class, classifier-free guidance goes over the autoguided estimate, ε̂(c) and ε̂(∅) alike.
+        ag = AutoGuided(tiny_model, weak, 2.5)
+        both = guide(ag, 3.0, c)(x, t, c)
+        torch.testing.assert_close(both, 4.0 * ag(x, t, c) - 3.0 * ag(x, t, torch.zeros_like(c)), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="ω"):
+        AutoGuided(tiny_model, weak, 0.5)
