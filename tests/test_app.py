@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, launched
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from load_test import classroom, rss_mb  # noqa: E402
+from load_test import classroom, cpu_s, rss_mb  # noqa: E402
 
 gradio_client = pytest.importorskip("gradio_client")
 pytestmark = pytest.mark.slow  # a real server, launched here
@@ -50,13 +50,25 @@ def test_frames_stream_and_both_arms_start_from_the_same_noise(server):
     assert len(outs[-1]) == 3 and "done" in outs[-1][1]  # stage, status, plot: the slider and files come after the run
 
 
-def test_stop_ends_the_computation(server):
+def wait_until_idle(pid, timeout=30.0):
+    """Wait until the process uses under half a core over half a second: its computation (about two cores) has ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        before = cpu_s(pid)
+        time.sleep(0.5)
+        if cpu_s(pid) - before < 0.25:
+            return
+        assert time.monotonic() < deadline, "the server kept computing"
+
+
+def test_stop_ends_the_computation(server_proc):
+    server, proc = server_proc
     c = client(server)
     job = c.submit(*denoise_args(steps=500, n=16), api_name="/denoise")
     while len(job.outputs()) < 3:
         time.sleep(0.05)
     job.cancel()
-    time.sleep(0.5)
+    wait_until_idle(proc.pid)
     # The same request again: had its computation gone on, this would join it late and start mid-run.
     again = c.submit(*denoise_args(steps=500, n=16), api_name="/denoise")
     while not again.outputs():
