@@ -10,9 +10,10 @@ import gradio as gr
 
 from demo import (ALL_SPRITES, ANY_CLASS, DDIM_STEPS, DEFAULTS, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED,
                   MAX_SPRITES, MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError)
+from demo.browser import ACTION_AFTER_RUN, COPY_LINK, ON_LOAD, PAGE_CSS, RUN_IF_ASKED, TOGGLE_CONTROLS
 from demo.components import unchecked
-from demo.handlers import (compare, default_steps, denoise, downloads, final_frame, first_schedule_image, forward, model, race, random_seed,
-                           scrubber, show_frame)
+from demo.handlers import (compare, default_steps, denoise, downloads, final_frame, first_schedule_image, forward, link, model, open_link,
+                           race, random_seed, scrubber, show_frame)
 from demo.i18n import label, page
 
 I18N = page()  # the page's words, English and Chinese (demo/i18n.py)
@@ -42,14 +43,12 @@ except CheckpointError as e:
     sys.exit(f"cannot start the demo: {e}")
 
 with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) as demo:
-    gr.Markdown(I18N("intro"))
+    gr.Markdown(I18N("intro"), elem_classes="fold")
     with gr.Row():
-        with gr.Column(scale=1, min_width=280):
+        with gr.Column(scale=1, min_width=280, elem_classes="controls"):
             sampler = gr.Radio(list(SAMPLERS), value=DEFAULTS["sampler"], label=I18N("sampler"))
             steps = unchecked(gr.Slider(1, T, value=T, step=1, label=I18N("steps")))
-            with gr.Row():
-                seed = unchecked(gr.Slider(0, MAX_SEED, value=DEFAULTS["seed"], step=1, label=I18N("seed"), scale=4))
-                dice = gr.Button(I18N("dice"), scale=1, min_width=60)
+            seed = unchecked(gr.Slider(0, MAX_SEED, value=DEFAULTS["seed"], step=1, label=I18N("seed")))
             n = unchecked(gr.Slider(1, MAX_SPRITES, value=DEFAULTS["n"], step=1, label=I18N("sprites")))
             class_name = gr.Dropdown([(I18N("any"), ANY_CLASS), (I18N("mixed"), MIXED), (I18N("mix_choice"), MIX),
                                       *[(label(c), c) for c in CLASSES]],
@@ -59,41 +58,50 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
             add_noise = gr.Checkbox(value=DEFAULTS["add_noise"], label=I18N("add_noise"))
             noise_scale = unchecked(gr.Slider(0, MAX_NOISE_SCALE, value=DEFAULTS["noise_scale"], step=0.05, label=I18N("noise_scale")))
             side_by_side = gr.Checkbox(value=DEFAULTS["side_by_side"], label=I18N("side_by_side"))
-            with gr.Row():
-                run_btn = gr.Button(I18N("run"), variant="primary")
-                stop_btn = gr.Button(I18N("stop"), variant="stop")
+            link_btn = gr.Button(I18N("link"), size="sm")
+            link_box = gr.Textbox(label=I18N("link_box"), buttons=["copy"])
         with gr.Column(scale=2):
-            stage = gr.HTML(None, html_template=STAGE_HTML, css_template=STAGE_CSS, js_on_load=None, elem_id="stage")
-            status = gr.Markdown(I18N("press_run"))
+            # What the projector view keeps: Run, Stop, the seed's dice, and the toggle that unfolds the rest.
             with gr.Row():
+                run_btn = gr.Button(I18N("run"), variant="primary", elem_id="run")
+                stop_btn = gr.Button(I18N("stop"), variant="stop")
+                dice = gr.Button(I18N("dice"), min_width=60)
+                present_toggle = gr.Button(I18N("present_toggle"), elem_id="present-toggle")
+            stage = gr.HTML(None, html_template=STAGE_HTML, css_template=STAGE_CSS, js_on_load=None, elem_id="stage")
+            status = gr.Markdown(I18N("press_run"), elem_id="status")
+            with gr.Row(elem_classes="fold"):
                 view = gr.Radio([(I18N(key), v) for key, v in zip(("view_x", "view_eps", "view_x0"), VIEWS)], value=VIEWS[0],
                                 label=I18N("show"))
                 sprite = gr.Dropdown([(I18N("all"), ALL_SPRITES), *map(str, range(1, MAX_SPRITES + 1))], value=ALL_SPRITES,
                                      label=I18N("sprite"))
-            scrub = gr.Slider(0, 1, value=0, step=1, label=I18N("scrub"), visible=False)
-            with gr.Row():
+            scrub = gr.Slider(0, 1, value=0, step=1, label=I18N("scrub"), visible=False, elem_classes="fold")
+            with gr.Row(elem_classes="fold"):
                 source = gr.Radio([(I18N("last run"), FORWARD_SOURCES[0]), (I18N("seed_source"), FORWARD_SOURCES[1])],
                                   value=FORWARD_SOURCES[0], label=I18N("forward_source"))
-                forward_btn = gr.Button(I18N("forward"))
-            with gr.Row():
+                forward_btn = gr.Button(I18N("forward"), elem_id="forward")
+            with gr.Row(elem_classes="fold"):
                 race_ddpm = unchecked(gr.Slider(1, T, value=T, step=1, label=I18N("race_ddpm")))
                 race_ddim = unchecked(gr.Slider(1, T, value=DDIM_STEPS, step=1, label=I18N("race_ddim")))
-                race_btn = gr.Button(I18N("race"))
-            compare_t = gr.Slider(0, T, value=T, step=1, label=I18N("compare"), visible=False)
+                race_btn = gr.Button(I18N("race"), elem_id="race")
+            compare_t = gr.Slider(0, T, value=T, step=1, label=I18N("compare"), visible=False, elem_classes="fold")
             # A picture, not gr.LinePlot: re-sending a plot's data each frame made the server's memory grow every run.
             # gr.Image shows an I18n label as "[object Object]": this one label is written in both languages.
             plot = gr.Image(first_schedule_image(), format="png", label="schedule · 噪声调度 (orange: the current t · 橙色：当前的 t)",
-                            interactive=False, buttons=["download"])
-            files = gr.File(label=I18N("files"), file_count="multiple", interactive=False)
+                            interactive=False, buttons=["download"], elem_classes="fold")
+            files = gr.File(label=I18N("files"), file_count="multiple", interactive=False, elem_classes="fold")
+            with gr.Accordion(I18N("in_class"), open=False, elem_classes="fold"):
+                gr.Markdown(I18N("in_class_steps"))
     frames = gr.State(None)
     forward_shown = gr.State(None)
+    after = gr.State(None)  # where a link puts the scrub slider after its run (`t`), once
 
     # guidance and mix last, so that API calls written before them still work (they have defaults).
     inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance, mix]
     # Runs, the forward process and races all wait on the one batcher (demo/batcher.py), not on Gradio's queue.
     runs = dict(concurrency_limit=MAX_VIEWERS, concurrency_id="runs", show_progress="hidden")
     run_event = run_btn.click(denoise, inputs, [stage, status, plot, frames], api_name="denoise", **runs)
-    run_event.success(scrubber, frames, scrub, api_visibility="private", show_progress="hidden")
+    run_event.success(scrubber, [frames, after, view, sprite], [scrub, stage, status, plot, after], api_visibility="private",
+                      show_progress="hidden").then(None, js=ACTION_AFTER_RUN)
     # The files after the run, one encoding at a time: no run, and no other viewer's, waits for them.
     run_event.success(downloads, [frames, view], files, api_visibility="private", concurrency_limit=1, concurrency_id="downloads")
     stop_btn.click(None, cancels=[run_event])
@@ -103,9 +111,14 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     stop_btn.click(None, cancels=[forward_event, race_event])
     compare_t.input(compare, [compare_t, forward_shown, frames, view, sprite], [stage, status, plot], api_visibility="private")
     dice.click(random_seed, outputs=seed, api_visibility="private")
-    sampler.change(default_steps, sampler, steps, api_visibility="private")
+    sampler.input(default_steps, sampler, steps, api_visibility="private")  # the user's choice only: a link's steps win
     for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only
         trigger(show_frame, [frames, scrub, view, sprite], [stage, status, plot], api_visibility="private")
+    # Every setting in the address (demo/link.py): set on load, and a link to the settings on demand.
+    linked = [sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite]
+    demo.load(open_link, None, [*linked, status, after], js=ON_LOAD, api_visibility="private").then(None, js=RUN_IF_ASKED)
+    link_btn.click(link, linked, link_box, api_visibility="private").then(None, link_box, link_box, js=COPY_LINK)
+    present_toggle.click(None, js=TOGGLE_CONTROLS)
     gr.Examples(
         [["DDPM", 500, 0, 16, ANY_CLASS, True, 1.0, True], ["DDIM", 25, 1, 16, ANY_CLASS, True, 1.0, True],
          ["DDPM", 500, 2, 16, "hero", True, 1.0, True]],
@@ -116,4 +129,5 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
 
 if __name__ == "__main__":
     # Past MAX_VIEWERS watching and as many waiting, a new request is refused with Gradio's "queue is full" message.
-    demo.queue(default_concurrency_limit=4, max_size=MAX_VIEWERS).launch(show_error=True, i18n=I18N, max_threads=MAX_VIEWERS + 16)
+    demo.queue(default_concurrency_limit=4, max_size=MAX_VIEWERS).launch(show_error=True, i18n=I18N, max_threads=MAX_VIEWERS + 16,
+                                                                         css=PAGE_CSS)

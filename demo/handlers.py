@@ -16,6 +16,7 @@ from .export import render, save_run
 from .forward import forward_frames
 from .frames import Frame
 from .i18n import error, language, line
+from .link import read_link, write_link
 from .request import ALL_SPRITES, DEFAULTS, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
 from .runner import FPS, DemoModel, join_race, join_run, load_demo_model, on_sampler_thread, server
 from .schedule_plot import schedule_png
@@ -115,11 +116,46 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
     yield gr.skip(), f"{frames[-1].status_in(lang)} · {shown}", gr.skip(), frames
 
 
-def scrubber(frames: list[Frame] | None):
-    """The scrub slider over a finished run's frames, at its last (after the run, an event of its own)."""
+def scrubber(frames: list[Frame] | None, after: dict | None = None, view: str = VIEWS[0], sprite: str = ALL_SPRITES,
+             request: gr.Request = None):
+    """The scrub slider over a finished run's frames (after the run, an event of its own): at the last frame, or, once,
+    at the frame nearest a link's `t`, shown."""
     if not frames:
-        return gr.skip()
-    return gr.Slider(minimum=0, maximum=len(frames) - 1, value=len(frames) - 1, step=1, visible=True, interactive=True)
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    t = (after or {}).get("t")
+    index = len(frames) - 1 if t is None else frames.index(nearest(frames, t))
+    slider = gr.Slider(minimum=0, maximum=len(frames) - 1, value=index, step=1, visible=True, interactive=True)
+    if t is None:
+        return slider, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return slider, *show_frame(frames, index, view, sprite, request), None
+
+
+# The controls a link sets, in the order of open_link's outputs, by their parse_request names (demo/link.py).
+LINKED = ("sampler", "steps", "seed", "n", "class_name", "mix", "guidance", "noise_scale", "add_noise", "side_by_side", "view", "sprite")
+
+
+def open_link(request: gr.Request):
+    """The page as its address sets it (demo/link.py): each control the link names, a line on the fields it ignored,
+    and where the scrub slider goes after the run (the page's script presses Run and the action: demo/browser.py)."""
+    settings, ignored = read_link(dict(request.query_params), model().classes)
+    lang = language(request)
+    # The class is always set again: after the page's language changes, Gradio shows the dropdown's choice blank until set.
+    controls = [gr.update(value=settings.get(key, DEFAULTS["class_name"])) if key in settings or key == "class_name" else gr.skip()
+                for key in LINKED]
+    note = gr.skip()
+    if ignored:
+        note = line(lang, "link_ignored", fields=", ".join(f"{name}={value}" for name, value, _ in ignored),
+                    reasons="; ".join(error(lang, e) for _, _, e in ignored))
+    return *controls, note, {"t": settings.get("t")}
+
+
+def link(sampler: str, steps: int, seed: int, n: int, class_name: str, mix: str, guidance: float, noise_scale: float,
+         add_noise: bool, side_by_side: bool, view: str, sprite: str, request: gr.Request = None) -> str:
+    """The query of a link to the page as it is set now, keeping the address's lang and present."""
+    values = (sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite)
+    now = dict(request.query_params) if request is not None else {}
+    kept, _ = read_link({k: now[k] for k in ("lang", "present") if k in now}, model().classes)
+    return write_link({**dict(zip(LINKED, values)), **kept}, model().classes)
 
 
 def downloads(frames: list[Frame] | None, view: str):

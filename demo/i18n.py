@@ -35,6 +35,14 @@ PAGE = {
         "any": "any (unconditional)", "mixed": "mixed (each class in turn)", "mix_choice": "mix (the weights below)",
         "hero": "hero", "creature": "creature", "food": "food", "weapon": "weapon", "item": "item",
         "last run": "last run", "seed_source": "seed", "examples": "Examples (their last frame, computed once)",
+        "in_class": "In class: the lesson, a link a step",
+        "in_class_steps": "1. [**Noise against z = 0**](?run=1): on the right, without the fresh noise, the sprites collapse.\n"
+                          "2. [**λ = 0.5**](?lambda=0.5&run=1), then [**λ = 1.5**](?lambda=1.5&run=1): too little noise, too much.\n"
+                          "3. [**What the network sees**](?view=x0&run=1&t=250): the predicted x̂0, scrubbed back to t = 250.\n"
+                          "4. [**The forward process**](?run=1&action=forward): the sprites dissolve into noise beside the run.\n"
+                          "5. [**DDIM**](?run=1&action=race): the same kind of sprites in a twentieth of the steps.\n"
+                          "6. [**A class with guidance**](?class=hero&w=4&run=1), then [**w = 0**](?class=hero&w=0&run=1).",
+        "link": "Link to this", "link_box": "a link to these settings (copied)", "present_toggle": "⚙ settings",
     },
     ZH: {
         "intro": "# 扩散模型如何采样\n"
@@ -56,6 +64,14 @@ PAGE = {
         "any": "任意（无条件）", "mixed": "轮流（每个类别依次）", "mix_choice": "混合（按下面的权重）",
         "hero": "英雄", "creature": "生物", "food": "食物", "weapon": "武器", "item": "物品",
         "last run": "上一次采样", "seed_source": "随机种子", "examples": "示例（最后一帧，只计算一次）",
+        "in_class": "课堂：一步一个链接",
+        "in_class_steps": "1. [**加噪声与 z = 0 对比**](?run=1)：右边不加新噪声，精灵图塌缩了。\n"
+                          "2. [**λ = 0.5**](?lambda=0.5&run=1)，然后 [**λ = 1.5**](?lambda=1.5&run=1)：噪声太少，噪声太多。\n"
+                          "3. [**网络看到了什么**](?view=x0&run=1&t=250)：预测的 x̂0，拖回到 t = 250。\n"
+                          "4. [**前向过程**](?run=1&action=forward)：精灵图在采样旁边溶解成噪声。\n"
+                          "5. [**DDIM**](?run=1&action=race)：只用二十分之一的步数，得到同一类精灵图。\n"
+                          "6. [**带引导的类别**](?class=hero&w=4&run=1)，然后 [**w = 0**](?class=hero&w=0&run=1)。",
+        "link": "复制链接", "link_box": "这些设置的链接（已复制）", "present_toggle": "⚙ 设置",
     },
 }
 
@@ -85,6 +101,7 @@ LINES = {
         "race_done": "both done", "forward_caption": "forward process q(x_t | x0)", "beside_caption": "the run at the same t",
         "race_caption": "{name}, {steps} steps: {seconds:.1f} s",
         "with_noise": "with noise (DDPM)", "without_noise": "without noise (z = 0)",
+        "link_ignored": "The link's {fields} ignored: {reasons}. The rest of it applies.",
     },
     ZH: {
         "start": "t = {t} · 纯噪声 x_T · 开始", "step": "t = {t} · 第 {done}/{total} 步 · 每秒 {rate:.0f} 步 · {tail}",
@@ -96,6 +113,7 @@ LINES = {
         "race_done": "都已完成", "forward_caption": "前向过程 q(x_t | x0)", "beside_caption": "同一时间步长 t 的采样",
         "race_caption": "{name}，{steps} 步：{seconds:.1f} 秒",
         "with_noise": "加回噪声（DDPM）", "without_noise": "不加噪声（z = 0）",
+        "link_ignored": "链接中的 {fields} 被忽略：{reasons}。链接的其余部分照常生效。",
     },
 }
 
@@ -113,7 +131,8 @@ ERRORS_ZH = {
 }
 NAMES_ZH = {"steps": "步数", "seed": "随机种子", "number of sprites": "精灵图数量", "noise scale λ": "噪声的缩放因子 λ",
             "class guidance w": "类别引导 w", "add noise back": "加回噪声", "side by side": "并排对比", "sampler": "采样器",
-            "class": "类别", "view": "显示", "sprite": "精灵图", "sprites from": "精灵图来源"}
+            "class": "类别", "view": "显示", "sprite": "精灵图", "sprites from": "精灵图来源", "noise": "加回噪声",
+            "side": "并排对比", "lang": "语言", "run": "运行", "action": "操作", "t": "时间步长 t", "present": "投影视图"}
 
 
 def error(lang: str, e: Exception) -> str:
@@ -125,9 +144,14 @@ def error(lang: str, e: Exception) -> str:
 
 
 def language(request: gr.Request | None) -> str:
-    """The viewer's language from the browser's Accept-Language: Chinese for any zh, else English (API clients too)."""
-    header = request.headers.get("accept-language", "") if request is not None else ""
-    return ZH if header.strip().lower().startswith("zh") else EN
+    """The viewer's language: the page address's `lang` (en, zh) if it has one, else the browser's Accept-Language,
+    Chinese for any zh, else English (API clients too)."""
+    if request is None:
+        return EN
+    asked = (getattr(request, "query_params", None) or {}).get("lang")
+    if asked in ("en", "zh"):
+        return ZH if asked == "zh" else EN
+    return ZH if request.headers.get("accept-language", "").strip().lower().startswith("zh") else EN
 
 
 def line(lang: str, key: str, **values) -> str:

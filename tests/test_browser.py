@@ -106,3 +106,70 @@ def test_an_english_browser_reads_it_in_english_and_streams_the_forward_process_
         page.get_by_text("both done").first.wait_for(timeout=60_000)
         captions = page.locator("#stage figcaption").all_inner_texts()
         assert captions[0].startswith("DDPM, 20 steps:") and captions[1].startswith("DDIM, 25 steps:")
+
+
+@contextlib.contextmanager
+def opened(address, locale="en-US"):
+    """A fresh headless Chromium of `locale` at `address`, the page's settings from the link applied."""
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale=locale)
+        page.goto(address, wait_until="load")
+        page.locator("#run").wait_for(timeout=30_000)
+        yield page
+        browser.close()
+
+
+def number(page, label):
+    return page.get_by_role("spinbutton", name=f"number input for {label}")
+
+
+def test_a_link_sets_every_control_it_names_the_language_and_runs(server):
+    zh_steps, zh_seed, zh_lambda = "去噪步数（更少 = 重新间隔的时间步长）", "随机种子", "额外噪声的缩放因子 λ（乘以 s3·z）"
+    with opened(server + "?sampler=DDIM&steps=30&seed=7&lambda=0.5&lang=zh&run=1") as page:  # an English browser
+        page.get_by_text("显示了").first.wait_for(timeout=90_000)  # the run ends, its status line written in Chinese
+        status = page.locator("#status").inner_text()
+        assert "第 30/30 步" in status and "完成" in status
+        assert number(page, zh_steps).input_value() == "30"  # the link's 30, not DDIM's own 25
+        assert number(page, zh_seed).input_value() == "7" and number(page, zh_lambda).input_value() == "0.5"
+        assert page.get_by_role("radio", name="DDIM").is_checked()
+
+
+def test_a_links_bad_field_is_named_and_the_rest_applies(server):
+    with opened(server + "?steps=abc&seed=3") as page:
+        page.get_by_text("steps=abc").first.wait_for(timeout=30_000)
+        assert "got 'abc'" in page.locator("#status").inner_text()
+        assert number(page, "seed").input_value() == "3" and number(page, "denoising steps").input_value() == "500"
+        number(page, "denoising steps").fill("5")
+        number(page, "denoising steps").press("Enter")
+        page.locator("#run").click()
+        page.get_by_text("frames shown").first.wait_for(timeout=60_000)
+
+
+def test_the_link_button_gives_an_address_that_sets_the_same(server):
+    settings = "?sampler=DDPM&steps=12&seed=42&sprites=9&class=hero&w=2.5&lambda=1.5&noise=0&side=0&view=eps&sprite=3"
+    with opened(server + settings) as page:
+        page.get_by_role("button", name="Link to this").click()
+        address = page.wait_for_function(
+            "() => [...document.querySelectorAll('textarea')].map(t => t.value).find(v => v.startsWith('http'))", timeout=30_000
+        ).json_value()
+        values = {label: number(page, label).input_value() for label in ("denoising steps", "seed", "sprites")}
+    assert address.startswith(server)
+    with opened(address) as again:
+        again.wait_for_function("() => document.querySelector('#status') !== null", timeout=30_000)
+        again.wait_for_timeout(1500)  # the load's settings
+        assert {label: number(again, label).input_value() for label in values} == values == {
+            "denoising steps": "12", "seed": "42", "sprites": "9"}
+        assert again.get_by_label("predicted noise ε̂").is_checked() and not again.get_by_label("add noise back (s3·z)").is_checked()
+
+
+def test_the_projector_view_keeps_the_stage_and_folds_the_rest(server):
+    with opened(server + "?present=1&seed=3&steps=5&run=1") as page:
+        page.get_by_text("frames shown").first.wait_for(timeout=60_000)
+        assert float(page.locator("#status").evaluate("el => getComputedStyle(el).fontSize").removesuffix("px")) >= 24
+        scale = number(page, "extra-noise scale λ (multiplies s3·z)")
+        assert not scale.is_visible()  # folded away
+        for name in ("Run", "Stop", "random seed"):
+            assert page.get_by_role("button", name=name, exact=True).is_visible()
+        page.locator("#present-toggle").click()
+        scale.wait_for(state="visible", timeout=10_000)

@@ -1,0 +1,45 @@
+"""What runs in the browser besides Gradio's own: the page's scripts and styles (app.py wires them in)."""
+
+# On load: the projector view (`present=1`) and the language a link asks for (`lang=en|zh`). Gradio picks its labels'
+# language from the browser's and offers no switch to code, so the script calls its own changeLocale, from the
+# module the page has already loaded (the same instance, so the same labels); Gradio is pinned (requirements.txt).
+ON_LOAD = """async () => {
+  const q = new URLSearchParams(location.search);
+  document.body.classList.toggle('present', q.get('present') === '1');
+  const lang = {en: 'en', zh: 'zh-CN'}[q.get('lang')];
+  const core = performance.getEntriesByType('resource').map(e => e.name).find(n => /\\/assets\\/core-[^/]*\\.js$/.test(n));
+  if (lang && core) (await import(core)).changeLocale(lang);  // before the server's settings arrive
+}"""
+
+# After the link's settings are in (`.then` of the load): press Run if the address asks. From the address, not from a
+# gr.State: a State's value stays on the server.
+RUN_IF_ASKED = "() => { if (new URLSearchParams(location.search).get('run') === '1') document.getElementById('run').click(); }"
+
+# After the first run of the page: the address's action, once.
+ACTION_AFTER_RUN = """() => {
+  const action = new URLSearchParams(location.search).get('action');
+  if ((action === 'forward' || action === 'race') && !window.ddpmLinkActed) {
+    window.ddpmLinkActed = true;
+    setTimeout(() => document.getElementById(action).click(), 0);
+  }
+}"""
+
+# The link's query made a whole address, copied to the clipboard where the page may, and shown.
+COPY_LINK = """(query) => {
+  const url = location.origin + location.pathname + query;
+  navigator.clipboard?.writeText(url).catch(() => {});
+  return url;
+}"""
+
+TOGGLE_CONTROLS = "() => { document.body.classList.toggle('show-controls'); }"
+
+# The projector view: the stage across the width, large captions and status, the rest folded behind one toggle.
+# !important: Gradio adds a scoped copy of each rule, which would otherwise outrank these.
+PAGE_CSS = """
+#present-toggle { display: none; }
+body.present #present-toggle { display: inline-flex !important; }
+body.present:not(.show-controls) .controls, body.present:not(.show-controls) .fold { display: none !important; }
+body.present .stage img, body.present .stage .empty { height: 72vh !important; }
+body.present .stage figcaption { font-size: 28px !important; line-height: 1.3 !important; }
+body.present #status, body.present #status p { font-size: 28px !important; line-height: 1.3 !important; }
+"""
