@@ -12,8 +12,9 @@ from demo import (ALL_SPRITES, ANY_CLASS, DDIM_STEPS, DEFAULTS, FORWARD_SOURCES,
                   MAX_SPRITES, MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError)
 from demo.browser import ACTION_AFTER_RUN, COPY_LINK, ON_LOAD, PAGE_CSS, RUN_IF_ASKED, TOGGLE_CONTROLS
 from demo.components import unchecked
+from demo.link import PACES
 from demo.handlers import (compare, default_steps, denoise, downloads, final_frame, first_schedule_image, forward, link, model, open_link,
-                           race, random_seed, scrubber, show_frame)
+                           race, random_seed, same, scrubber, show_frame)
 from demo.i18n import label, page
 
 I18N = page()  # the page's words, English and Chinese (demo/i18n.py)
@@ -67,6 +68,7 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
                 stop_btn = gr.Button(I18N("stop"), variant="stop")
                 dice = gr.Button(I18N("dice"), min_width=60)
                 present_toggle = gr.Button(I18N("present_toggle"), elem_id="present-toggle")
+            pace = gr.Radio([(I18N(f"pace_{p}"), p) for p in PACES], value=PACES[0], label=I18N("pace"), elem_id="pace")
             stage = gr.HTML(None, html_template=STAGE_HTML, css_template=STAGE_CSS, js_on_load=None, elem_id="stage")
             status = gr.Markdown(I18N("press_run"), elem_id="status")
             with gr.Row(elem_classes="fold"):
@@ -93,13 +95,15 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
                 gr.Markdown(I18N("in_class_steps"))
     frames = gr.State(None)
     forward_shown = gr.State(None)
+    paced = gr.State(PACES[0])  # the pace, for the run: a State, so that the API's parameters stay as they were
     after = gr.State(None)  # where a link puts the scrub slider after its run (`t`), once
 
     # guidance and mix last, so that API calls written before them still work (they have defaults).
     inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance, mix]
     # Runs, the forward process and races all wait on the one batcher (demo/batcher.py), not on Gradio's queue.
     runs = dict(concurrency_limit=MAX_VIEWERS, concurrency_id="runs", show_progress="hidden")
-    run_event = run_btn.click(denoise, inputs, [stage, status, plot, frames], api_name="denoise", **runs)
+    run_event = run_btn.click(denoise, [*inputs, paced], [stage, status, plot, frames], api_name="denoise", **runs)
+    pace.change(same, pace, paced, api_visibility="private")
     run_event.success(scrubber, [frames, after, view, sprite], [scrub, stage, status, plot, after], api_visibility="private",
                       show_progress="hidden").then(None, js=ACTION_AFTER_RUN)
     # The files after the run, one encoding at a time: no run, and no other viewer's, waits for them.
@@ -115,7 +119,7 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only
         trigger(show_frame, [frames, scrub, view, sprite], [stage, status, plot], api_visibility="private")
     # Every setting in the address (demo/link.py): set on load, and a link to the settings on demand.
-    linked = [sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite]
+    linked = [sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace]
     demo.load(open_link, None, [*linked, status, after], js=ON_LOAD, api_visibility="private").then(None, js=RUN_IF_ASKED)
     link_btn.click(link, linked, link_box, api_visibility="private").then(None, link_box, link_box, js=COPY_LINK)
     present_toggle.click(None, js=TOGGLE_CONTROLS)

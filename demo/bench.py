@@ -20,7 +20,7 @@ def default_run(fast: Engine, seed: int, steps: int = Schedule.T) -> Frame:
     Give each call its own seed: a finished run is kept and replayed."""
     req = parse_request(steps=steps, seed=seed)
     last = None
-    for last in join_run(fast, req, fps=FPS).watch(gap=lambda: 1 / FPS):
+    for last in join_run(fast, req).watch(gap=lambda: 1 / FPS):
         render(last, 0, None)
     return last
 

@@ -6,6 +6,7 @@ import math
 import os
 import random
 import tempfile
+import time
 
 import gradio as gr
 
@@ -92,8 +93,10 @@ def compare(t: int, forward_shown: list[Frame] | None, frames: list[Frame] | Non
 
 def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
             side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULTS["guidance"], mix: str = "",
-            request: gr.Request = None):
-    """Stream a run: both arms, status line and schedule marker per frame; at the end, its frames for scrubbing and downloads."""
+            pace: str = "live", request: gr.Request = None):
+    """Stream a run: both arms, status line and schedule marker per frame; at the end, its frames for scrubbing and downloads.
+
+    `pace` (the page's, not the API's: a gr.State): "live", or the seconds to play the run back over (demo/link.PACES)."""
     served, lang = model(), language(request)
     try:
         req = parse_request(sampler=sampler, steps=steps, seed=seed, n=n, class_name=class_name, add_noise=add_noise,
@@ -101,11 +104,12 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
         v, s = parse_view(view, sprite)
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
-    run = join_run(served.fast, req, fps=FPS)  # one computation for every viewer of the same request
+    run = join_run(served.fast, req)  # one computation for every viewer of the same request
     plot, plotted = None, -math.inf  # the first update always carries a picture: None would clear it
-    for frame in run.watch(gap=gap):
-        if frame.elapsed - plotted >= max(PLOT_EVERY, 2 * gap()) or frame.done == frame.total:  # the browser fetches each new picture
-            plot, plotted = schedule_png(frame.t), frame.elapsed
+    for frame in run.watch(gap=gap, pace=None if pace in (None, "live") else float(pace)):
+        now = time.monotonic()
+        if now - plotted >= max(PLOT_EVERY, 2 * gap()) or frame.done == frame.total:  # the browser fetches each new picture
+            plot, plotted = schedule_png(frame.t), now
         stage = render(frame, v, s)
         stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
         # The last picture again, not gr.skip(): Gradio rebuilds a skipped component on every update,
@@ -131,7 +135,8 @@ def scrubber(frames: list[Frame] | None, after: dict | None = None, view: str = 
 
 
 # The controls a link sets, in the order of open_link's outputs, by their parse_request names (demo/link.py).
-LINKED = ("sampler", "steps", "seed", "n", "class_name", "mix", "guidance", "noise_scale", "add_noise", "side_by_side", "view", "sprite")
+LINKED = ("sampler", "steps", "seed", "n", "class_name", "mix", "guidance", "noise_scale", "add_noise", "side_by_side", "view", "sprite",
+          "pace")
 
 
 def open_link(request: gr.Request):
@@ -150,9 +155,9 @@ def open_link(request: gr.Request):
 
 
 def link(sampler: str, steps: int, seed: int, n: int, class_name: str, mix: str, guidance: float, noise_scale: float,
-         add_noise: bool, side_by_side: bool, view: str, sprite: str, request: gr.Request = None) -> str:
+         add_noise: bool, side_by_side: bool, view: str, sprite: str, pace: str, request: gr.Request = None) -> str:
     """The query of a link to the page as it is set now, keeping the address's lang and present."""
-    values = (sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite)
+    values = (sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace)
     now = dict(request.query_params) if request is not None else {}
     kept, _ = read_link({k: now[k] for k in ("lang", "present") if k in now}, model().classes)
     return write_link({**dict(zip(LINKED, values)), **kept}, model().classes)
@@ -207,6 +212,11 @@ def race(seed: float = DEFAULTS["seed"], n: float = DEFAULTS["n"], ddpm_steps: f
         stage["captions"] = [line(lang, "race_caption", name=name, steps=steps, seconds=seconds)
                              for name, steps, seconds in zip(("DDPM", "DDIM"), (req.steps, fast.steps), frame.seconds)]
         yield stage, frame.status_in(lang)
+
+
+def same(value: object) -> object:
+    """The value as it is: a control's value into a gr.State."""
+    return value
 
 
 def random_seed() -> int:

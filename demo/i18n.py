@@ -42,7 +42,8 @@ PAGE = {
                           "4. [**The forward process**](?run=1&action=forward): the sprites dissolve into noise beside the run.\n"
                           "5. [**DDIM**](?run=1&action=race): the same kind of sprites in a twentieth of the steps.\n"
                           "6. [**A class with guidance**](?class=hero&w=4&run=1), then [**w = 0**](?class=hero&w=0&run=1).",
-        "link": "Link to this", "link_box": "a link to these settings (copied)", "present_toggle": "⚙ settings",
+        "link": "Link to this", "pace": "playback", "pace_live": "as it computes", "pace_10": "over 10 s", "pace_30": "over 30 s",
+        "link_box": "a link to these settings (copied)", "present_toggle": "⚙ settings",
     },
     ZH: {
         "intro": "# 扩散模型如何采样\n"
@@ -71,7 +72,8 @@ PAGE = {
                           "4. [**前向过程**](?run=1&action=forward)：精灵图在采样旁边溶解成噪声。\n"
                           "5. [**DDIM**](?run=1&action=race)：只用二十分之一的步数，得到同一类精灵图。\n"
                           "6. [**带引导的类别**](?class=hero&w=4&run=1)，然后 [**w = 0**](?class=hero&w=0&run=1)。",
-        "link": "复制链接", "link_box": "这些设置的链接（已复制）", "present_toggle": "⚙ 设置",
+        "link": "复制链接", "pace": "播放速度", "pace_live": "边算边放", "pace_10": "10 秒放完", "pace_30": "30 秒放完",
+        "link_box": "这些设置的链接（已复制）", "present_toggle": "⚙ 设置",
     },
 }
 
@@ -94,7 +96,7 @@ LINES = {
         "start": "t = {t} · pure noise x_T · starting", "step": "t = {t} · step {done}/{total} · {rate:.0f} steps/s · {tail}",
         "left": "{seconds:.1f} s left", "done": "done",
         "queued": "t = {t} · pure noise x_T · waiting: {place} in line (the server runs as many runs at once as it can)",
-        "shown": "{frames} frames shown · {engine}",
+        "shown": "{frames} frames kept · {engine}",
         "forward": "t = {t} · forward process of {origin} · {tail}", "noising": "noising",
         "origin_run": "the last run's final sprites", "origin_seed": "seed {seed}'s sprites (DDIM, 25 steps)",
         "compare": "t = {t} · the forward process beside the run", "race_arm": "{name}: step {done}/{total} · {seconds:.1f} s",
@@ -106,7 +108,7 @@ LINES = {
     ZH: {
         "start": "t = {t} · 纯噪声 x_T · 开始", "step": "t = {t} · 第 {done}/{total} 步 · 每秒 {rate:.0f} 步 · {tail}",
         "left": "还剩 {seconds:.1f} 秒", "done": "完成",
-        "queued": "t = {t} · 纯噪声 x_T · 排队中：第 {place} 位（服务器同时运行尽可能多的采样）", "shown": "显示了 {frames} 帧 · {engine}",
+        "queued": "t = {t} · 纯噪声 x_T · 排队中：第 {place} 位（服务器同时运行尽可能多的采样）", "shown": "保留了 {frames} 帧 · {engine}",
         "forward": "t = {t} · {origin}的前向过程 · {tail}", "noising": "加噪声中",
         "origin_run": "上一次采样的最终精灵图", "origin_seed": "种子 {seed} 的精灵图（DDIM，25 步）",
         "compare": "t = {t} · 前向过程与采样并排", "race_arm": "{name}：第 {done}/{total} 步 · {seconds:.1f} 秒",

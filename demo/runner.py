@@ -32,9 +32,13 @@ from .shared import Run, Runs
 MAX_BATCH = int(os.environ.get("DDPM_MAX_BATCH", 64))
 # Runs watched at once (app.py's concurrency); as many more may wait in Gradio's queue, then it refuses.
 MAX_VIEWERS = int(os.environ.get("DDPM_MAX_VIEWERS", 64))
-# Frames a second sent to the browser, at most: every frame costs the server and the browser CPU that the
-# sampler's threads want (docs/performance.md, "Frames").
+# Frames a second sent to one browser, at most: every frame sent costs the server and the browser CPU that the
+# sampler's threads want (docs/performance.md, "Earlier findings").
 FPS = float(os.environ.get("DDPM_FPS", 4))
+# A run keeps its frames by step, whatever the machine's speed: every step of the last TAIL, where the sprites
+# form, and enough before them for about KEPT in all, so that scrubbing, slow motion and the GIF have them all.
+TAIL = 50
+KEPT = 100
 T = TypeVar("T")
 
 
@@ -88,9 +92,19 @@ def _context(req: Request) -> torch.Tensor | None:
     return class_context(req.class_name, req.n, req.classes)
 
 
-def denoise_frames(denoiser: Denoiser, req: Request, *, fps: float = 25.0, ends_only: bool = False,
-                   clock: Callable[[], float] = time.perf_counter, stop: threading.Event | None = None) -> Iterator[Frame]:
-    """Sample for `req` in this thread: the first frame (x_T), at most `fps` frames a second (none with `ends_only`), the last."""
+def kept_steps(total: int, kept: int = KEPT, tail: int = TAIL) -> set[int]:
+    """The steps done after which a run of `total` steps keeps a frame: every one of the last `tail`, and before them
+    enough, evenly spread, for about `kept` in all; the last always."""
+    head_steps = max(0, total - tail)
+    head_frames = min(head_steps, max(0, kept - (total - head_steps)))
+    head = {round(k * head_steps / head_frames) for k in range(1, head_frames + 1)} if head_frames else set()
+    return head | set(range(head_steps + 1, total + 1))
+
+
+def denoise_frames(denoiser: Denoiser, req: Request, *, ends_only: bool = False, clock: Callable[[], float] = time.perf_counter,
+                   stop: threading.Event | None = None) -> Iterator[Frame]:
+    """Sample for `req` in this thread: the first frame (x_T), then one after each of its kept_steps (the last alone with
+    `ends_only`)."""
     x_T, gens = seeded_noise(req.seed, req.n)
     arms = 2 if req.side_by_side else 1
     c = _context(req)
@@ -100,15 +114,13 @@ def denoise_frames(denoiser: Denoiser, req: Request, *, fps: float = 25.0, ends_
     start = clock()
     blank = torch.zeros((arms * req.n, 3, 16, 16))
     yield Frame(int(timesteps[-1]), 0, req.steps, 0.0, views(x_T.repeat(arms, 1, 1, 1), blank, blank, arms))
-    last_shown = start
+    kept = {req.steps} if ends_only else kept_steps(req.steps)
     for done, step in enumerate(walk, start=1):
         if stop is not None and stop.is_set():
             return
-        now = clock()
-        if done == req.steps or (not ends_only and now - last_shown >= 1 / fps):
-            last_shown = now
+        if done in kept:
             # step.x is the sample at the next kept timestep; ε̂ and x̂0 were predicted at step.t.
-            yield Frame(int(timesteps[req.steps - done]), done, req.steps, now - start, views(step.x, step.eps, step.x0, arms))
+            yield Frame(int(timesteps[req.steps - done]), done, req.steps, clock() - start, views(step.x, step.eps, step.x0, arms))
 
 
 def race_frames(denoiser: Denoiser, seed: int, n: int, ddpm_steps: int, ddim_steps: int, *, fps: float = 25.0,
@@ -119,7 +131,7 @@ def race_frames(denoiser: Denoiser, seed: int, n: int, ddpm_steps: int, ddim_ste
     totals = (ddpm_steps, ddim_steps)
     blank = torch.zeros_like(x_T)
     start_views = views(x_T, blank, blank, 1)[0]
-    last: list[Step | None] = [None, None]  # each arm's newest step; turned into pictures only for frames shown
+    last: list[Step | None] = [None, None]  # each arm's newest step; turned into pictures only for frames kept
     done, seconds = [0, 0], [0.0, 0.0]
     timesteps = Schedule().respace(ddpm_steps).t_model  # x_t's timestep on the DDPM arm after each step
     yield RaceFrame(Schedule.T, 0, ddpm_steps, 0.0, (start_views, start_views), steps_done=(0, 0), totals=totals, seconds=(0.0, 0.0))
@@ -144,11 +156,10 @@ def race_frames(denoiser: Denoiser, seed: int, n: int, ddpm_steps: int, ddim_ste
             yield RaceFrame(t, done[0], ddpm_steps, now - start, arms, steps_done=tuple(done), totals=totals, seconds=tuple(seconds))
 
 
-def join_run(denoiser: Denoiser, req: Request, *, fps: float = 25.0, ends_only: bool = False,
-             clock: Callable[[], float] = time.perf_counter) -> Run:
+def join_run(denoiser: Denoiser, req: Request, *, ends_only: bool = False, clock: Callable[[], float] = time.perf_counter) -> Run:
     """The server's shared run for `req`, joined as one more viewer (demo/shared.py): `.watch()` for its frames."""
-    return server().view(("denoise", denoiser, req, fps, ends_only), denoiser, rows(req),
-                         lambda lane, stop: denoise_frames(lane, req, fps=fps, ends_only=ends_only, clock=clock, stop=stop))
+    return server().view(("denoise", denoiser, req, ends_only), denoiser, rows(req),
+                         lambda lane, stop: denoise_frames(lane, req, ends_only=ends_only, clock=clock, stop=stop))
 
 
 def join_race(denoiser: Denoiser, seed: int, n: int, ddpm_steps: int, ddim_steps: int, *, fps: float = 25.0) -> Run:

@@ -74,21 +74,23 @@ class Run:
         """Finished every step, not stopped, no error."""
         return self.finished and self.error is None and not self.stop.is_set()
 
-    def watch(self, poll: float = 0.5, gap: Callable[[], float] = lambda: 0.0) -> Viewer:
+    def watch(self, poll: float = 0.5, gap: Callable[[], float] = lambda: 0.0, pace: float | None = None) -> Viewer:
         """This viewer's frames (see Viewer); closing it, or reaching the end, leaves the run."""
         with self._cond:
-            first = 0 if not self.frames else len(self.frames) - 1
-        return Viewer(self, first, poll, gap)
+            first = 0 if not self.frames or pace is not None else len(self.frames) - 1  # a playback starts at x_T
+        return Viewer(self, first, poll, gap, pace)
 
-    def wait_for_frame(self, after: int, due: float, poll: float) -> tuple[int, bool]:
-        """Wait up to `poll` s for a frame past index `after` that is due (at `due`, or at once if the run has finished).
-
-        Returns (the newest frame's index, finished)."""
+    def wait_for_frame(self, after: int, due: float, poll: float, last_at_once: bool) -> tuple[int, bool]:
+        """Wait up to `poll` s for a frame past index `after` that is due (time.monotonic() ≥ `due`), or for the run's end
+        (at once with `last_at_once`, else once `after` is its last frame or `due` has come). Returns (the newest frame's
+        index, finished)."""
         def ready() -> bool:
-            return self.finished or (len(self.frames) - 1 > after and time.monotonic() >= due)
+            newest, now = len(self.frames) - 1, time.monotonic()
+            return (newest > after and now >= due) or (self.finished and (last_at_once or newest == after or now >= due))
 
+        wait = due - time.monotonic()
         with self._cond:
-            self._cond.wait_for(ready, timeout=poll)
+            self._cond.wait_for(ready, timeout=min(poll, wait) if wait > 0 else poll)
             return len(self.frames) - 1, self.finished
 
     def join(self) -> None:
@@ -110,19 +112,23 @@ class Run:
 
 
 class Viewer:
-    """One viewer's frames of a run, as an iterator: the newest frame whenever the viewer is ready, the last always.
+    """One viewer's frames of a run, as an iterator.
 
-    A viewer who came before the first frame starts at x_T (index 0), one who joins late at the newest frame. After
-    a frame the next comes no sooner than `gap()` seconds later, the last excepted. While the run waits in the
-    batcher's line, the frame shown is sent again whenever its place changes. Closing the viewer, even before its
-    first frame, dropping it, or reaching the end leaves the run (once); the last viewer to leave stops it.
-    A plain iterator, not a generator: nothing refers back to it, so a dropped viewer leaves at once."""
+    Live (no `pace`): the newest frame whenever the viewer is ready, the last at once; a viewer who came before
+    the first frame starts at x_T (index 0), one who joins late at the newest frame. With a `pace` of so many
+    seconds: the run played back over that time from x_T, each frame at its share of the steps (slow motion
+    where the run computes faster), never ahead of what is computed. After a frame the next comes no sooner than
+    `gap()` seconds later. While the run waits in the batcher's line, the frame shown is sent again whenever its
+    place changes. Closing the viewer, even before its first frame, dropping it, or reaching the end leaves the
+    run (once); the last viewer to leave stops it. A plain iterator, not a generator: nothing refers back to it,
+    so a dropped viewer leaves at once."""
 
-    def __init__(self, run: Run, first: int, poll: float, gap: Callable[[], float]) -> None:
-        self.run, self.poll, self.gap = run, poll, gap
+    def __init__(self, run: Run, first: int, poll: float, gap: Callable[[], float], pace: float | None = None) -> None:
+        self.run, self.poll, self.gap, self.pace = run, poll, gap, pace
         self.shown = first - 1  # index of the frame shown last: the first to show is the next one
         self.place = 0  # the run's place in line when its frame was last sent
-        self.due = 0.0  # when this viewer may be sent its next frame (time.monotonic)
+        self.due = 0.0  # when this viewer may be sent its next frame (time.monotonic), by the gap
+        self.started: float | None = None  # when a paced playback's t = T was (time.monotonic)
         self.left = False
 
     def __iter__(self) -> Viewer:
@@ -130,16 +136,20 @@ class Viewer:
 
     def __next__(self) -> Frame:
         while not self.left:
-            newest, finished = self.run.wait_for_frame(self.shown, self.due, self.poll)
-            if newest > self.shown and (finished or time.monotonic() >= self.due):
-                self.shown = 0 if self.shown < 0 else newest  # a viewer from the start sees x_T first
-                self.due = time.monotonic() + self.gap()
+            newest, finished = self.run.wait_for_frame(self.shown, self._due(), self.poll, last_at_once=self.pace is None)
+            now = time.monotonic()
+            target = self._playable(newest, now)
+            if target > self.shown and (now >= self.due or (finished and self.pace is None)):
+                self.shown = 0 if self.shown < 0 else target  # a viewer from the start sees x_T first
+                if self.started is None:
+                    self.started = now - (self.pace or 0) * self._share(self.shown)
+                self.due = now + self.gap()
                 return self._sent()
-            if finished:
+            if finished and self.shown == newest:
                 self.close()
                 if self.run.error is not None:
                     raise self.run.error
-            elif self.shown >= 0 and self.run.lane.place() != self.place:  # still in line: say where now
+            elif self.shown >= 0 and target == self.shown and self.run.lane.place() != self.place:  # in line: say where now
                 return self._sent()
         raise StopIteration
 
@@ -150,6 +160,25 @@ class Viewer:
             self.run.leave()
 
     __del__ = close  # a viewer dropped unfinished (the handler of a closed tab) leaves too
+
+    def _share(self, index: int) -> float:
+        frame = self.run.frames[index]
+        return frame.done / max(1, frame.total)
+
+    def _due(self) -> float:
+        """When the next frame may come: after the gap, and in a paced playback not before its time."""
+        if self.pace is None or self.started is None or len(self.run.frames) <= self.shown + 1:
+            return self.due
+        return max(self.due, self.started + self.pace * self._share(self.shown + 1))
+
+    def _playable(self, newest: int, now: float) -> int:
+        """The newest frame this viewer may be shown now: the newest made, live; paced, the newest whose time has come."""
+        if self.pace is None or self.started is None:
+            return newest
+        index = newest
+        while index > self.shown and self.started + self.pace * self._share(index) > now:
+            index -= 1
+        return index
 
     def _sent(self) -> Frame:
         self.place = self.run.lane.place()

@@ -66,7 +66,7 @@ def main() -> None:
                 .observe(document.querySelector('#stage'), {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
         }""")
         seed = page.get_by_role("spinbutton", name="number input for seed", exact=True)
-        status = page.get_by_text("frames shown")
+        status = page.get_by_text("frames kept")
         for i in range(a.runs):
             # Seeds 0, 1, …: a finished run is kept, and pressing Run on it again replays it instead of sampling.
             seed.fill(str(i))
@@ -74,8 +74,8 @@ def main() -> None:
             cpu0 = (cpu_seconds(a.server_pid), chromium_seconds()) if a.server_pid else None
             page.evaluate("() => { window.__frames = []; window.__click = performance.now(); }")
             run.click()
-            page.wait_for_function("() => !document.body.textContent.includes('frames shown')", timeout=60_000)
-            page.wait_for_function("() => document.body.textContent.includes('frames shown')", timeout=300_000, polling=200)
+            page.wait_for_function("() => !document.body.textContent.includes('frames kept')", timeout=60_000)
+            page.wait_for_function("() => document.body.textContent.includes('frames kept')", timeout=300_000, polling=200)
             click, frames = page.evaluate("() => [window.__click, window.__frames]")
             total = (frames[-1] - click) / 1000
             print(f"run {i + 1}: first frame {(frames[0] - click) / 1000:.2f} s after the click; {len(frames)} image "

@@ -35,8 +35,8 @@ def main() -> None:
         def run_and_wait() -> None:
             page.evaluate("() => window.scrollTo(0, 0)")
             run.click()
-            page.wait_for_function("() => !document.body.textContent.includes('frames shown')", timeout=30_000)
-            page.get_by_text("frames shown").first.wait_for(timeout=300_000)
+            page.wait_for_function("() => !document.body.textContent.includes('frames kept')", timeout=30_000)
+            page.get_by_text("frames kept").first.wait_for(timeout=300_000)
 
         def shot(name: str) -> None:
             page.evaluate("() => window.scrollTo(0, 0)")

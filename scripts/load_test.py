@@ -122,7 +122,7 @@ def in_process(counts: tuple[int, ...] = (1, 2, 4, 8), steps: int = 100, n: int 
     rows = []
     for k in counts:
         reqs = [parse_request(steps=steps, seed=60_000 + 100 * k + i, n=n) for i in range(k)]
-        threads = [threading.Thread(target=lambda r=r: list(join_run(served.fast, r, fps=4).watch())) for r in reqs]
+        threads = [threading.Thread(target=lambda r=r: list(join_run(served.fast, r).watch())) for r in reqs]
         start = time.perf_counter()
         for th in threads:
             th.start()

@@ -50,7 +50,7 @@ def test_page_runs_and_streams(server, tmp_path):
         page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
 
         # Scrub back to the first frame without recomputing: both arms show the same x_T again.
-        page.get_by_text("frames shown").first.wait_for(timeout=30_000)
+        page.get_by_text("frames kept").first.wait_for(timeout=30_000)
         scrub = page.get_by_role("spinbutton", name="number input for scrub through the run")
         scrub.fill("0")
         scrub.press("Enter")
@@ -81,7 +81,7 @@ def test_the_stage_shows_one_arm_without_the_side_by_side(server):
         assert page.locator("#stage figure").count() == 2 and page.locator("#stage img").count() == 0  # empty boxes
         page.get_by_label("side by side with z = 0 (DDPM)").uncheck()
         page.get_by_role("button", name="Run", exact=True).click()
-        page.get_by_text("frames shown").first.wait_for(timeout=60_000)
+        page.get_by_text("frames kept").first.wait_for(timeout=60_000)
         assert page.locator("#stage figure").count() == 1 and page.locator("#stage img").count() == 1
 
 
@@ -89,7 +89,7 @@ def test_a_chinese_browser_reads_the_demo_in_chinese(server):
     with demo_page(server, 5, locale="zh-CN", run="运行", steps_label="去噪步数（更少 = 重新间隔的时间步长）") as page:
         assert page.get_by_text("扩散模型如何采样").count() == 1 and page.get_by_role("button", name="Run", exact=True).count() == 0
         page.get_by_role("button", name="运行", exact=True).click()
-        page.get_by_text("显示了").first.wait_for(timeout=60_000)  # the status line, written by Python, in Chinese
+        page.get_by_text("保留了").first.wait_for(timeout=60_000)  # the status line, written by Python, in Chinese
         assert "第 5/5 步" in page.locator("body").inner_text()
 
 
@@ -127,11 +127,11 @@ def number(page, label):
 def test_a_link_sets_every_control_it_names_the_language_and_runs(server):
     zh_steps, zh_seed, zh_lambda = "去噪步数（更少 = 重新间隔的时间步长）", "随机种子", "额外噪声的缩放因子 λ（乘以 s3·z）"
     with opened(server + "?sampler=DDIM&steps=30&seed=7&lambda=0.5&lang=zh&run=1") as page:  # an English browser
-        page.get_by_text("显示了").first.wait_for(timeout=90_000)  # the run ends, its status line written in Chinese
+        page.get_by_text("保留了").first.wait_for(timeout=90_000)  # the run ends, its status line written in Chinese
         status = page.locator("#status").inner_text()
         assert "第 30/30 步" in status and "完成" in status
-        assert number(page, zh_steps).input_value() == "30"  # the link's 30, not DDIM's own 25
-        assert number(page, zh_seed).input_value() == "7" and number(page, zh_lambda).input_value() == "0.5"
+        for label, value in ((zh_steps, "30"), (zh_seed, "7"), (zh_lambda, "0.5")):  # steps: the link's 30, not DDIM's 25
+            playwright.expect(number(page, label)).to_have_value(value)
         assert page.get_by_role("radio", name="DDIM").is_checked()
 
 
@@ -139,11 +139,12 @@ def test_a_links_bad_field_is_named_and_the_rest_applies(server):
     with opened(server + "?steps=abc&seed=3") as page:
         page.get_by_text("steps=abc").first.wait_for(timeout=30_000)
         assert "got 'abc'" in page.locator("#status").inner_text()
-        assert number(page, "seed").input_value() == "3" and number(page, "denoising steps").input_value() == "500"
+        playwright.expect(number(page, "seed")).to_have_value("3")
+        playwright.expect(number(page, "denoising steps")).to_have_value("500")
         number(page, "denoising steps").fill("5")
         number(page, "denoising steps").press("Enter")
         page.locator("#run").click()
-        page.get_by_text("frames shown").first.wait_for(timeout=60_000)
+        page.get_by_text("frames kept").first.wait_for(timeout=60_000)
 
 
 def test_the_link_button_gives_an_address_that_sets_the_same(server):
@@ -156,16 +157,16 @@ def test_the_link_button_gives_an_address_that_sets_the_same(server):
         values = {label: number(page, label).input_value() for label in ("denoising steps", "seed", "sprites")}
     assert address.startswith(server)
     with opened(address) as again:
-        again.wait_for_function("() => document.querySelector('#status') !== null", timeout=30_000)
-        again.wait_for_timeout(1500)  # the load's settings
-        assert {label: number(again, label).input_value() for label in values} == values == {
-            "denoising steps": "12", "seed": "42", "sprites": "9"}
-        assert again.get_by_label("predicted noise ε̂").is_checked() and not again.get_by_label("add noise back (s3·z)").is_checked()
+        for label, value in values.items():  # the load's settings arrive after the page
+            playwright.expect(number(again, label)).to_have_value(value, timeout=30_000)
+        assert values == {"denoising steps": "12", "seed": "42", "sprites": "9"}
+        playwright.expect(again.get_by_label("predicted noise ε̂")).to_be_checked(timeout=30_000)
+        assert not again.get_by_label("add noise back (s3·z)").is_checked()
 
 
 def test_the_projector_view_keeps_the_stage_and_folds_the_rest(server):
     with opened(server + "?present=1&seed=3&steps=5&run=1") as page:
-        page.get_by_text("frames shown").first.wait_for(timeout=60_000)
+        page.get_by_text("frames kept").first.wait_for(timeout=60_000)
         assert float(page.locator("#status").evaluate("el => getComputedStyle(el).fontSize").removesuffix("px")) >= 24
         scale = number(page, "extra-noise scale λ (multiplies s3·z)")
         assert not scale.is_visible()  # folded away
@@ -173,3 +174,12 @@ def test_the_projector_view_keeps_the_stage_and_folds_the_rest(server):
             assert page.get_by_role("button", name=name, exact=True).is_visible()
         page.locator("#present-toggle").click()
         scale.wait_for(state="visible", timeout=10_000)
+
+
+def test_a_paced_run_plays_over_its_length(server):
+    with opened(server + "?steps=20&seed=11&pace=10") as page:
+        playwright.expect(page.get_by_role("radio", name="over 10 s")).to_be_checked(timeout=30_000)
+        start = time.monotonic()
+        page.locator("#run").click()
+        page.get_by_text("frames kept").first.wait_for(timeout=60_000)
+        assert time.monotonic() - start >= 9.5  # 20 steps, computed in well under a second, shown over 10 s

@@ -34,7 +34,7 @@ class Counting:
 def slowly(req, pause):
     """A producer of req's frames that takes `pause` seconds a step, so a test can act while it runs."""
     def produce(model, stop):
-        for frame in denoise_frames(model, req, fps=1e9, stop=stop):
+        for frame in denoise_frames(model, req, stop=stop):
             time.sleep(pause)
             yield frame
     return produce
@@ -128,7 +128,7 @@ def test_a_run_in_line_moves_up_as_viewers_join_it(engine):
 
     def produce(model, stop):
         gate.wait(10)  # the first run holds the batcher while the line forms
-        yield from denoise_frames(model, req, fps=1e9, stop=stop)
+        yield from denoise_frames(model, req, stop=stop)
 
     a, b, c = (runs.view(key, engine, rows(req), produce) for key in "abc")
     assert (a.lane.place(), b.lane.place(), c.lane.place()) == (0, 1, 2)
@@ -166,7 +166,7 @@ def test_identical_requests_are_computed_once_and_a_late_viewer_gets_the_frames_
     held, gate = threading.Event(), threading.Event()
 
     def produce(model, stop):
-        for k, frame in enumerate(denoise_frames(model, req, fps=1e9, stop=stop)):
+        for k, frame in enumerate(denoise_frames(model, req, stop=stop)):
             yield frame
             if k == 10:
                 held.set()
@@ -186,7 +186,7 @@ def test_identical_requests_are_computed_once_and_a_late_viewer_gets_the_frames_
     last_a, last_b = list(watching)[-1], list(late_frames)[-1]
     assert last_a.done == last_b.done == 30
     assert counting.calls == 30  # once, for both viewers
-    solo = list(denoise_frames(engine, req, fps=1e9))[-1]
+    solo = list(denoise_frames(engine, req))[-1]
     assert np.array_equal(last_a.arms[0][0], solo.arms[0][0]) and np.array_equal(last_a.arms[1][0], solo.arms[1][0])
     again = runs.view("key", counting, rows(req), produce)  # pressed after the end: replayed, not recomputed
     assert list(again.watch())[-1] is last_a and counting.calls == 30
@@ -220,7 +220,7 @@ def test_memory_of_finished_runs_is_bounded(engine):
     runs = Runs(Batcher(), keep=3)
     for seed in range(10):
         req = parse_request(sampler="DDIM", steps=2, seed=seed, n=1, side_by_side=False)
-        run = runs.view(seed, engine, rows(req), lambda m, stop, req=req: denoise_frames(m, req, fps=1e9, stop=stop))
+        run = runs.view(seed, engine, rows(req), lambda m, stop, req=req: denoise_frames(m, req, stop=stop))
         list(run.watch())
         run.thread.join(10)  # its end is recorded when its thread ends
     assert runs.counts() == (0, 3)
@@ -264,7 +264,7 @@ def test_more_runs_than_viewers_allowed_all_finish(engine):
 
     def produce(model, stop, r):
         everyone.wait(10)  # all 80 lanes are running before any asks for a step
-        yield from denoise_frames(model, r, fps=1e9, stop=stop)
+        yield from denoise_frames(model, r, stop=stop)
 
     watched = [runs.view(r.seed, engine, rows(r), lambda m, stop, r=r: produce(m, stop, r)) for r in reqs]
     everyone.set()

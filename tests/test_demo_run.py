@@ -14,7 +14,7 @@ from demo.batcher import Batcher
 from demo.export import frame_image, render, save_run, thin
 from demo.request import VIEWS, parse_request
 from demo.frames import Frame
-from demo.runner import denoise_frames, join_run
+from demo.runner import denoise_frames, join_run, kept_steps
 from demo.shared import Runs
 from demo.schedule_plot import schedule_image, schedule_png
 
@@ -56,7 +56,7 @@ def test_unnamed_settings_are_the_pages_defaults_and_steps_the_samplers():
 
 
 def test_frames_start_identical_and_end_at_t0(tiny_model):
-    out = list(denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9))
+    out = list(denoise_frames(tiny_model, parse_request(**GOOD)))
     assert len(out) == 21 and out[0].done == 0 and out[-1].done == 20
     first = out[0]
     assert np.array_equal(first.arms[0][0], first.arms[1][0])  # both arms from the same x_T
@@ -65,16 +65,29 @@ def test_frames_start_identical_and_end_at_t0(tiny_model):
     assert out[-1].arms[0][0].shape == (4, 16, 16, 3)
 
 
-def test_frames_are_throttled_but_the_last_is_kept(tiny_model):
-    ticks = iter(range(1000))
-    out = list(denoise_frames(tiny_model, parse_request(**GOOD), fps=0.2, clock=lambda: next(ticks)))  # one per 5 "seconds"
-    assert [f.done for f in out] == [0, 5, 10, 15, 20]
+@pytest.mark.parametrize("total", [1, 25, 50, 51, 100, 200, 500])
+def test_frames_are_kept_by_step_every_one_at_the_end(total):
+    kept = kept_steps(total)
+    assert total in kept and min(kept) >= 1 and max(kept) == total
+    assert set(range(max(1, total - 49), total + 1)) <= kept  # every step of the last 50, where the sprites form
+    assert len(kept) >= min(total, 100)  # enough to scrub a 500-step run smoothly: at least 100
+    head = [0, *sorted(k for k in kept if k <= total - 50)]
+    gaps = {b - a for a, b in zip(head, head[1:])}
+    assert not gaps or max(gaps) - min(gaps) <= 1  # evenly spread before them
+
+
+def test_a_run_keeps_the_same_frames_on_any_machine(tiny_model):
+    slow, fast = iter(range(0, 10**6, 1000)), iter(range(10**6))
+    a = [f.done for f in denoise_frames(tiny_model, parse_request(**GOOD), clock=lambda: next(slow))]
+    b = [f.done for f in denoise_frames(tiny_model, parse_request(**GOOD), clock=lambda: next(fast))]
+    assert a == b == [0, *sorted(kept_steps(20))]
+    assert [f.done for f in denoise_frames(tiny_model, parse_request(**GOOD), ends_only=True)] == [0, 20]
 
 
 def test_run_matches_frames_and_delivers_first_and_last(tiny_model):
     req = parse_request(**GOOD)
-    threaded = list(join_run(tiny_model, req, fps=1e9).watch())
-    direct = list(denoise_frames(tiny_model, req, fps=1e9))
+    threaded = list(join_run(tiny_model, req).watch())
+    direct = list(denoise_frames(tiny_model, req))
     assert threaded[0].done == 0 and threaded[-1].done == 20
     assert np.array_equal(threaded[-1].arms[0][0], direct[-1].arms[0][0])
 
@@ -92,7 +105,7 @@ class Counting:
 
 def test_closing_run_stops_the_sampler(tiny_model):
     counting = Counting(tiny_model)
-    run = join_run(counting, parse_request(steps=500, seed=0, n=2, side_by_side=False), fps=1e9)
+    run = join_run(counting, parse_request(steps=500, seed=0, n=2, side_by_side=False))
     gen = run.watch()
     next(gen)
     next(gen)
@@ -108,7 +121,7 @@ def test_a_viewer_who_leaves_before_the_first_frame_leaves(tiny_model):
 
     def produce(denoiser, stop):
         gate.wait(10)  # no frame yet when the viewer goes
-        yield from denoise_frames(denoiser, parse_request(**GOOD), fps=1e9, stop=stop)
+        yield from denoise_frames(denoiser, parse_request(**GOOD), stop=stop)
 
     run = runs.view("key", counting, 8, produce)
     run.watch().close()  # never iterated: a tab closed while the run had shown nothing
@@ -124,7 +137,7 @@ def test_a_late_viewer_starts_at_the_newest_frame_and_an_early_one_at_x_T(tiny_m
     held, go = threading.Event(), threading.Event()
 
     def produce(denoiser, stop):
-        for frame in denoise_frames(denoiser, parse_request(**GOOD), fps=1e9, stop=stop):
+        for frame in denoise_frames(denoiser, parse_request(**GOOD), stop=stop):
             yield frame
             if frame.done == 5:
                 held.set()
@@ -141,14 +154,14 @@ def test_a_late_viewer_starts_at_the_newest_frame_and_an_early_one_at_x_T(tiny_m
 
 
 def test_views_and_single_sprite(tiny_model):
-    last = list(denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9))[-1]
+    last = list(denoise_frames(tiny_model, parse_request(**GOOD)))[-1]
     grid = frame_image(last, 0, VIEWS.index("x_t"))
     assert grid.shape == (35, 35, 3)  # 2×2 sprites with 1-pixel white borders
     assert frame_image(last, 1, VIEWS.index("predicted x̂0"), sprite=2).shape == (16, 16, 3)
 
 
 def test_save_run_writes_gif_mp4_png(tiny_model, tmp_path):
-    out = list(denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9))
+    out = list(denoise_frames(tiny_model, parse_request(**GOOD)))
     paths = save_run(out, 0, tmp_path)
     assert [p.suffix for p in paths] == [".gif", ".mp4", ".png"]
     assert iio.imread(paths[2]).shape == (35 * 4, (35 * 2 + 4) * 4, 3)
@@ -157,7 +170,7 @@ def test_save_run_writes_gif_mp4_png(tiny_model, tmp_path):
 
 def test_frames_travel_as_lossless_small_pngs(tiny_model):
     """The page gets each frame's grid at 1 pixel a pixel, inline, and losslessly (PNG)."""
-    grid = frame_image(list(denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9))[-1], 0, 0)
+    grid = frame_image(list(denoise_frames(tiny_model, parse_request(**GOOD)))[-1], 0, 0)
     url = png_data_url(grid)
     assert url.startswith("data:image/png;base64,")
     assert np.array_equal(iio.imread(base64.b64decode(url.split(",", 1)[1]), extension=".png"), grid)
@@ -165,7 +178,7 @@ def test_frames_travel_as_lossless_small_pngs(tiny_model):
 
 def test_a_frame_is_drawn_once_for_all_viewers_and_never_mistaken_for_another(tiny_model):
     """The stage's pictures are cached by the frame itself: the same frame gives the same strings, another frame its own."""
-    first, *_, last = denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9)
+    first, *_, last = denoise_frames(tiny_model, parse_request(**GOOD))
     again = render(last, 0, None)
     assert render(last, 0, None)["left"] is again["left"]  # drawn and encoded once
     for frame in (first, last):
@@ -214,7 +227,7 @@ def test_request_side_helpers_do_no_torch_work(tiny_model, tmp_path):
 def test_guidance_acts_only_with_a_class(tiny_model):
     def last(class_name, w):
         req = parse_request(steps=4, seed=0, n=2, class_name=class_name, side_by_side=False, guidance=w)
-        return list(denoise_frames(tiny_model, req, fps=1e9))[-1].arms[0][0]
+        return list(denoise_frames(tiny_model, req))[-1].arms[0][0]
 
     assert np.array_equal(last("any", 0.0), last("any", 5.0))  # nothing to guide towards
     assert not np.array_equal(last("food", 0.0), last("food", 5.0))
@@ -227,7 +240,7 @@ def test_saved_runs_are_thinned_evenly_keeping_the_first_and_last(count, most, e
 
 
 def test_saved_animation_has_the_thinned_frames(tiny_model, tmp_path):
-    out = list(denoise_frames(tiny_model, parse_request(**GOOD), fps=1e9))  # 21 frames
+    out = list(denoise_frames(tiny_model, parse_request(**GOOD)))  # 21 frames
     gif = iio.imread(save_run(out, 0, tmp_path, scale=1, max_frames=5)[1], index=None)  # the MP4 keeps every frame
     assert len(gif) == 5 + 25  # thinned to 5, then the last held for 25
 
@@ -264,7 +277,7 @@ def test_a_mix_of_one_class_draws_what_that_class_draws(tiny_model):
 
     def last(class_name, mix=""):
         req = parse_request(steps=4, seed=0, n=2, class_name=class_name, side_by_side=False, guidance=3.0, mix=mix)
-        return list(denoise_frames(tiny_model, req, fps=1e9))[-1].arms[0][0]
+        return list(denoise_frames(tiny_model, req))[-1].arms[0][0]
 
     assert np.array_equal(last(MIX, "food 1"), last("food"))
     assert not np.array_equal(last(MIX, "hero 1, food 0.6"), last("hero"))
@@ -288,3 +301,17 @@ def test_every_request_error_reads_in_chinese_too():
             parse_request(**args)
         assert bad.value.values.get("name", "sampler") in (*NAMES_ZH, "sampler")
         assert not any(word in error(ZH, bad.value) for word in ("must", "needs", "got"))  # no English left
+
+
+def test_a_paced_viewer_plays_the_run_back_over_its_length_never_ahead(tiny_model):
+    import time
+
+    runs = Runs(Batcher())
+    req = parse_request(**GOOD)
+    list(runs.view("key", tiny_model, 8, lambda d, stop: denoise_frames(d, req, stop=stop)).watch())  # computed, kept
+    start, seen = time.monotonic(), []
+    for frame in runs.view("key", tiny_model, 8, None).watch(pace=0.6):  # the kept run, replayed in slow motion
+        seen.append((time.monotonic() - start, frame.done))
+    assert seen[0][1] == 0 and seen[-1][1] == 20 and [d for _, d in seen] == sorted(d for _, d in seen)
+    assert all(t >= 0.6 * done / 20 - 0.02 for t, done in seen)  # no frame before its share of the 0.6 s
+    assert seen[-1][0] >= 0.58 and len(seen) > 5  # the whole length, and many frames, not a jump to the end

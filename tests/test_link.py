@@ -33,7 +33,7 @@ def test_a_bad_value_is_ignored_with_its_reason_and_the_rest_applies(name, value
 def test_every_setting_goes_round_a_link():
     everything = {"sampler": "DDIM", "steps": 30, "seed": 2**31 - 1, "n": 64, "class_name": "mix", "mix": "hero 1, food 0.6",
                   "guidance": 2.5, "noise_scale": 0.25, "add_noise": False, "side_by_side": True, "view": VIEWS[2], "sprite": "3",
-                  "lang": "zh", "run": True, "action": "race", "t": 250, "present": True}
+                  "lang": "zh", "run": True, "action": "race", "t": 250, "present": True, "pace": "30"}
     query = write_link(everything, CLASSES)
     assert query.startswith("?") and dict(parse_qsl(query[1:]))["view"] == "x0" and dict(parse_qsl(query[1:]))["noise"] == "0"
     settings, ignored = read_link(dict(parse_qsl(query[1:])), CLASSES)
