@@ -107,7 +107,7 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     run_event.success(scrubber, [frames, after, view, sprite], [scrub, stage, status, plot, after], api_visibility="private",
                       show_progress="hidden").then(None, js=ACTION_AFTER_RUN)
     # The files after the run, one encoding at a time: no run, and no other viewer's, waits for them.
-    run_event.success(downloads, [frames, view], files, api_visibility="private", concurrency_limit=1, concurrency_id="downloads")
+    run_event.success(downloads, [frames, view, sprite], files, api_visibility="private", concurrency_limit=1, concurrency_id="downloads")
     stop_btn.click(None, cancels=[run_event])
     forward_event = forward_btn.click(forward, [seed, n, source, view, sprite, frames], [stage, status, plot, forward_shown, compare_t],
                                       api_name="forward", **runs)

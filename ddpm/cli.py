@@ -112,6 +112,30 @@ def cmd_sample(a: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def cmd_journey(a: argparse.Namespace) -> None:
+    from .journey import collect, picture
+
+    out = Path(a.out)
+    if out.suffix != ".png":
+        raise SystemExit(f"--out must end in .png, not {out.name!r}")
+    weights = Path(a.weights or DEFAULT_WEIGHTS)
+    fast, model, said = denoiser(a, weights)
+    print(said)
+    n = a.sprite  # sprites 1 … n of the seed are drawn, so that sprite a.sprite gets the same noise as in a run of n or more
+    x_T, gens = seeded_noise(a.seed, n)
+    c = class_context(None if a.class_name == NO_CLASS else a.class_name, n, read_classes(weights))
+    both = a.sampler == "ddpm" and not a.one_arm
+    total = a.steps or default_steps(a.sampler)
+    walk = sampler(a.sampler, guide(model, a.guidance, c), x_T.to(fast.device), steps=total, noise_scale=a.noise_scale,
+                   generator=gens, context=c.to(fast.device) if c is not None else None, side_by_side=both)
+    rows = [n - 1, 2 * n - 1] if both else [n - 1]
+    labels, xt, x0 = collect(walk, x_T.repeat(2, 1, 1, 1) if both else x_T, rows, total)
+    arms = ["with noise", "z = 0"] if both else [a.sampler.upper()]
+    named = [(f"{view} ({arm})", images[r]) for r, arm in enumerate(arms) for view, images in (("x_t", xt), ("predicted x0", x0))]
+    write_png(picture(labels, named, scale=a.scale), out)
+    print(f"wrote {out}: sprite {a.sprite} of seed {a.seed}")
+
+
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from .evaluate import evaluate, load_or_train_feature_net
 
@@ -207,6 +231,25 @@ def build_parser() -> argparse.ArgumentParser:
     _autoguidance_flags(s)
     _bf16_flag(s)
     s.set_defaults(func=cmd_sample)
+
+    j = sub.add_parser("journey", help="one sprite's x_t and x̂0 at ten t from T to 1, and its final sprite, as a PNG for slides")
+    j.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")
+    j.add_argument("--seed", type=int, default=0)
+    j.add_argument("--sprite", type=_positive(int), default=1,
+                   help="which sprite of the seed, counted from 1 as on the page (sprite 1 is the top-left one of a grid)")
+    j.add_argument("--sampler", choices=KINDS, default="ddpm")
+    j.add_argument("--steps", type=_positive(int), default=None,
+                   help=f"ddpm: {default_steps('ddpm')} (fewer = respaced); ddim: {default_steps('ddim')}")
+    j.add_argument("--noise-scale", type=float, default=1.0, help="λ, multiplies s3·z on the noisy arm")
+    j.add_argument("--class", dest="class_name", default=NO_CLASS,
+                   help=f"{NO_CLASS}: unconditional, as in lesson 1 (default); {MIXED}: sprite i asks for class i mod 5; or a class")
+    j.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance weight w for a class")
+    j.add_argument("--one-arm", action="store_true", help="DDPM without the z = 0 arm beside it (DDIM always has one)")
+    j.add_argument("--scale", type=_positive(int), default=6, help="pixels a sprite pixel")
+    j.add_argument("--out", default="journey.png", help="FILE.png")
+    _autoguidance_flags(j)
+    _bf16_flag(j)
+    j.set_defaults(func=cmd_journey)
 
     e = sub.add_parser("evaluate", help="Sprite-FID, near-copies, diversity and class accuracy")
     e.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ddpm.images import make_grid, png_data_url, upscale, write_animation, write_png
+from ddpm.journey import journey_steps, picture
 
 from .frames import Frame
 
@@ -56,3 +57,18 @@ def save_run(frames: Sequence[Frame], view: int, folder: str | Path, scale: int 
     write_animation(images, paths[1])
     write_png(both(frames[-1], 4), paths[2])
     return paths
+
+
+def save_journey(frames: Sequence[Frame], sprite: int, folder: str | Path, captions: Sequence[str]) -> Path:
+    """One sprite's journey from a run's kept frames, as a PNG for slides (ddpm/journey.py): its x_t and x̂0 at ten
+    t evenly spread from T to 1, the frames nearest them, and its final sprite; a row per view and arm (`captions`)."""
+    made = [f for f in frames if f.done > 0]  # x_T's frame has no x̂0 yet
+    # Step k's x_t is the sample after k − 1 steps; its x̂0 here, the one predicted at the step that made that sample.
+    steps = [min(made, key=lambda f, k=k: abs(f.done - (k - 1))) for k in journey_steps(frames[-1].total)]
+    chosen = [*dict.fromkeys(f for f in steps if f is not made[-1]), made[-1]]
+    labels = [f"t = {f.t}" for f in chosen[:-1]] + ["final"]
+    rows = [(f"{view} ({caption})", [f.arms[arm][v][sprite] for f in chosen])
+            for arm, caption in enumerate(captions[:len(frames[-1].arms)]) for view, v in (("x_t", 0), ("predicted x0", 2))]
+    path = Path(folder) / f"journey_sprite{sprite + 1}.png"
+    write_png(picture(labels, rows), path)
+    return path

@@ -13,7 +13,7 @@ import gradio as gr
 from ddpm import Schedule
 from ddpm.sampler import default_steps as steps_of
 
-from .export import render, save_run
+from .export import render, save_journey, save_run
 from .forward import forward_frames
 from .frames import Frame
 from .i18n import error, language, line
@@ -163,15 +163,19 @@ def link(sampler: str, steps: int, seed: int, n: int, class_name: str, mix: str,
     return write_link({**dict(zip(LINKED, values)), **kept}, model().classes)
 
 
-def downloads(frames: list[Frame] | None, view: str):
-    """The last run as GIF, MP4 and PNG, made after the run (its own event), so no run waits for the encoding."""
+def downloads(frames: list[Frame] | None, view: str, sprite: str = ALL_SPRITES):
+    """The last run as GIF, MP4 and PNG, and the chosen sprite's journey (the first's where all are shown), made after
+    the run (its own event), so no run waits for the encoding."""
     if not frames:
         yield None
         return
+    v, s = parse_view(view, sprite)
     # Gradio copies a yielded file into its own cache (cleaned by delete_cache) before it resumes the
     # generator, so ours go once it has: a `return` inside the `with` removed them before Gradio's copy.
     with tempfile.TemporaryDirectory(prefix="ddpm-run-") as folder:
-        yield [str(p) for p in save_run(frames, parse_view(view, ALL_SPRITES)[0], folder)]
+        files = save_run(frames, v, folder)
+        files.append(save_journey(frames, min(s or 0, len(frames[-1].arms[0][0]) - 1), folder, ("with noise", "z = 0")))
+        yield [str(p) for p in files]
 
 
 def show_frame(frames: list[Frame] | None, index: int, view: str, sprite: str, request: gr.Request = None):

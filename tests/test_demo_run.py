@@ -315,3 +315,15 @@ def test_a_paced_viewer_plays_the_run_back_over_its_length_never_ahead(tiny_mode
     assert seen[0][1] == 0 and seen[-1][1] == 20 and [d for _, d in seen] == sorted(d for _, d in seen)
     assert all(t >= 0.6 * done / 20 - 0.02 for t, done in seen)  # no frame before its share of the 0.6 s
     assert seen[-1][0] >= 0.58 and len(seen) > 5  # the whole length, and many frames, not a jump to the end
+
+
+def test_the_runs_journey_is_its_sprite_at_ten_t_and_at_the_end(tiny_model, tmp_path):
+    from demo.export import save_journey
+
+    out = list(denoise_frames(tiny_model, parse_request(steps=40, seed=3, n=4)))
+    path = save_journey(out, 2, tmp_path, ("with noise", "z = 0"))
+    image = iio.imread(path)
+    assert path.name == "journey_sprite3.png" and image.shape[0] > image.shape[1] / 4  # four rows
+    # The last column is sprite 3's final sprite, as the run's last frame has it (6 px a pixel, the bottom right one).
+    last = image[-24 - 96:-24, -24 - 96:-24][::6, ::6]  # a gap after each sprite, and a margin of one gap
+    assert np.array_equal(last, out[-1].arms[1][0][2])  # the z = 0 arm's x̂0 row ends with its final sprite
