@@ -5,8 +5,8 @@
    when they later run beside other work.
 2. Train: each shape runs once, open-ended (rsqrt learning rate, power EMAs), and its weights are
    copied out at every budget, so one run gives all its shorter budgets. Resumable.
-3. `--score`: every budget's weights (each EMA) scored by `python -m ddpm evaluate`'s measures on
-   DDPM samples, into scores.json.
+3. `--score`: every budget's weights (each EMA, and autoguided by a `--weak` net at `--omegas`) scored by
+   `python -m ddpm evaluate`'s measures on DDPM samples, into scores.json.
 
     python scripts/trials.py --rate --threads 1
     python scripts/trials.py --only n16 n32 --threads 1 &  python scripts/trials.py --only n24 wide16 --threads 1 &
@@ -71,12 +71,15 @@ def budget_files(out: Path, name: str, minutes: int) -> dict[str, Path]:
     return {"ema0.999": base, **{f"pema{s:g}": ema_path(base, s) for s in BASE.ema_sigma_rels}}
 
 
-def score_all(out: Path, names: list[str], budgets: list[int], data, n: int, steps: int) -> None:
-    """Score every finished budget's weights (each EMA) on n DDPM samples of seed 0, into scores.json."""
+def score_all(out: Path, names: list[str], budgets: list[int], data, n: int, steps: int, emas: list[str],
+              weak: str | None = None, omegas: list[float] = (1.0,)) -> None:
+    """Score every finished budget's weights (each of `emas`) on n DDPM samples of seed 0, into scores.json; with a
+    weak net, autoguided at each ω too."""
     from ddpm import load_model
     from ddpm.cli import DEFAULT_FEATURE_NET
     from ddpm.engine import TorchEngine
     from ddpm.evaluate import draw, features, load_or_train_feature_net, palette, score
+    from ddpm.guidance import autoguide
 
     path = out / "scores.json"
     scores = json.loads(path.read_text()) if path.is_file() else {}
@@ -84,15 +87,19 @@ def score_all(out: Path, names: list[str], budgets: list[int], data, n: int, ste
     real, colours = features(net, data.images), palette(data.images)
     for name in names:
         for minutes in budgets:
-            for ema, weights in budget_files(out, name, minutes).items():
-                key = f"{name} {minutes}min {ema} ddpm{steps}"
-                if key in scores or not weights.is_file():
+            for (ema, weights), omega in ((item, omega) for item in budget_files(out, name, minutes).items() for omega in omegas):
+                key = f"{name} {minutes}min {ema} ddpm{steps}" + (f" autoguided {Path(weak).stem} ω={omega:g}" if omega != 1 else "")
+                if key in scores or not weights.is_file() or ema not in emas:
                     continue
                 t0 = time.perf_counter()
-                imgs = draw(TorchEngine(load_model(weights, device="cpu"), bf16=False), "ddpm", n, 0, steps=steps)
+                main_net = TorchEngine(load_model(weights, device="cpu"), bf16=False)
+                weak_net = TorchEngine(load_model(weak, device="cpu"), bf16=False) if weak else None
+                imgs = draw(autoguide(main_net, weak_net, omega), "ddpm", n, 0, steps=steps)
                 line = score(imgs, data, net, real, colours)
                 scores[key] = {k: v for k, v in line.items() if not isinstance(v, dict)} | {"seconds": round(time.perf_counter() - t0)}
                 print(key, " ".join(f"{k} {v:.4g}" for k, v in scores[key].items()), flush=True)
+                # Merged with what is there now: two scoring processes may share the file.
+                scores = {**(json.loads(path.read_text()) if path.is_file() else {}), key: scores[key]}
                 path.write_text(json.dumps(scores, indent=2) + "\n")
 
 
@@ -107,6 +114,9 @@ def main() -> None:
     p.add_argument("--score", action="store_true", help="score every finished budget into scores.json")
     p.add_argument("--n", type=int, default=1000, help="samples per score")
     p.add_argument("--score-steps", type=int, default=100, help="DDPM steps per score (respaced; 500 is the demo's)")
+    p.add_argument("--emas", nargs="*", default=["ema0.999", *(f"pema{s:g}" for s in BASE.ema_sigma_rels)], help="which EMAs to score")
+    p.add_argument("--weak", default=None, help="a weak net: also score autoguided by it at each --omegas")
+    p.add_argument("--omegas", nargs="*", type=float, default=[1.0], help="autoguidance strengths ω (1: the net alone)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     out = Path(a.out)
@@ -122,7 +132,7 @@ def main() -> None:
             rates_path.write_text(json.dumps(rates, indent=2) + "\n")
         return
     if a.score:
-        score_all(out, a.only, a.budgets, data, a.n, a.score_steps)
+        score_all(out, a.only, a.budgets, data, a.n, a.score_steps, a.emas, a.weak, a.omegas)
         return
     for minutes in sorted(a.budgets):  # every shape's shorter budget first, so comparisons come early
         for name in a.only:
