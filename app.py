@@ -20,13 +20,13 @@ from demo.i18n import label, page
 I18N = page()  # the page's words, English and Chinese (demo/i18n.py)
 
 # Both arms in one HTML element, each frame's grids inline as tiny PNG data URLs (16 px a sprite), which
-# the browser scales up without blurring. Before the first run both halves are empty boxes; a run
-# without the z = 0 arm shows the left alone.
+# the browser scales up without blurring. Before the first run both halves are empty boxes, captioned in the
+# viewer's language once the page has loaded; a run without the z = 0 arm (right: null) shows the left alone.
 STAGE_HTML = """
 <div class="stage">
   <figure><figcaption>${value?.captions?.[0] ?? 'with noise (DDPM)'}</figcaption>
     ${value?.left ? `<img src="${value.left}" alt="the sprites sampled with noise">` : '<div class="empty"></div>'}</figure>
-  ${value && !value.right ? '' : `<figure><figcaption>${value?.captions?.[1] ?? 'without noise (z = 0)'}</figcaption>
+  ${value?.right === null ? '' : `<figure><figcaption>${value?.captions?.[1] ?? 'without noise (z = 0)'}</figcaption>
     ${value?.right ? `<img src="${value.right}" alt="the same sprites sampled without noise">` : '<div class="empty"></div>'}</figure>`}
 </div>
 """
@@ -120,7 +120,7 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
         trigger(show_frame, [frames, scrub, view, sprite], [stage, status, plot], api_visibility="private")
     # Every setting in the address (demo/link.py): set on load, and a link to the settings on demand.
     linked = [sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace]
-    demo.load(open_link, None, [*linked, status, after], js=ON_LOAD, api_visibility="private").then(None, js=RUN_IF_ASKED)
+    demo.load(open_link, None, [*linked, status, after, stage], js=ON_LOAD, api_visibility="private").then(None, js=RUN_IF_ASKED)
     link_btn.click(link, linked, link_box, api_visibility="private").then(None, link_box, link_box, js=COPY_LINK)
     present_toggle.click(None, js=TOGGLE_CONTROLS)
     gr.Examples(

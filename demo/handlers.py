@@ -141,7 +141,8 @@ LINKED = ("sampler", "steps", "seed", "n", "class_name", "mix", "guidance", "noi
 
 def open_link(request: gr.Request):
     """The page as its address sets it (demo/link.py): each control the link names, a line on the fields it ignored,
-    and where the scrub slider goes after the run (the page's script presses Run and the action: demo/browser.py)."""
+    where the scrub slider goes after the run (the page's script presses Run and the action: demo/browser.py), and
+    the empty stage's captions in the page's language."""
     settings, ignored = read_link(dict(request.query_params), model().classes)
     lang = language(request)
     # The class is always set again: after the page's language changes, Gradio shows the dropdown's choice blank until set.
@@ -151,7 +152,8 @@ def open_link(request: gr.Request):
     if ignored:
         note = line(lang, "link_ignored", fields=", ".join(f"{name}={value}" for name, value, _ in ignored),
                     reasons="; ".join(error(lang, e) for _, _, e in ignored))
-    return *controls, note, {"t": settings.get("t")}
+    captions = {"captions": [line(lang, "with_noise"), line(lang, "without_noise")]}  # over the empty boxes
+    return *controls, note, {"t": settings.get("t")}, captions
 
 
 def link(sampler: str, steps: int, seed: int, n: int, class_name: str, mix: str, guidance: float, noise_scale: float,
