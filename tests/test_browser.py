@@ -152,15 +152,15 @@ def test_the_link_button_gives_an_address_that_sets_the_same(server):
     with opened(server + settings) as page:
         page.get_by_role("button", name="Link to this").click()
         address = page.wait_for_function(
-            "() => [...document.querySelectorAll('textarea')].map(t => t.value).find(v => v.startsWith('http'))", timeout=30_000
+            "() => [...document.querySelectorAll('textarea')].map(t => t.value).find(v => v.startsWith('http'))", timeout=90_000
         ).json_value()
         values = {label: number(page, label).input_value() for label in ("denoising steps", "seed", "sprites")}
     assert address.startswith(server)
     with opened(address) as again:
         for label, value in values.items():  # the load's settings arrive after the page
-            playwright.expect(number(again, label)).to_have_value(value, timeout=30_000)
+            playwright.expect(number(again, label)).to_have_value(value, timeout=90_000)
         assert values == {"denoising steps": "12", "seed": "42", "sprites": "9"}
-        playwright.expect(again.get_by_label("predicted noise ε̂")).to_be_checked(timeout=30_000)
+        playwright.expect(again.get_by_label("predicted noise ε̂")).to_be_checked(timeout=90_000)
         assert not again.get_by_label("add noise back (s3·z)").is_checked()
 
 
