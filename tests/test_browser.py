@@ -150,6 +150,7 @@ def test_a_links_bad_field_is_named_and_the_rest_applies(server):
 def test_the_link_button_gives_an_address_that_sets_the_same(server):
     settings = "?sampler=DDPM&steps=12&seed=42&sprites=9&class=hero&w=2.5&lambda=1.5&noise=0&side=0&view=eps&sprite=3"
     with opened(server + settings) as page:
+        playwright.expect(number(page, "seed")).to_have_value("42", timeout=90_000)  # the link's settings are in: then the button
         page.get_by_role("button", name="Link to this").click()
         address = page.wait_for_function(
             "() => [...document.querySelectorAll('textarea')].map(t => t.value).find(v => v.startsWith('http'))", timeout=90_000
