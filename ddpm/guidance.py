@@ -111,8 +111,5 @@ class AutoGuided:
 
 def autoguide(main: Denoiser, weak: Denoiser | None, strength: float) -> Denoiser:
     """The denoiser to sample with: `main` guided by `weak` at ω (AutoGuided), or `main` itself without a weak net or at ω = 1."""
-    if weak is None or strength == 1:
-        if not strength >= 1:
-            raise ValueError(f"autoguidance strength ω must be ≥ 1, got {strength!r}")
-        return main
-    return AutoGuided(main, weak, strength)
+    guided = AutoGuided(main, weak if weak is not None else main, strength)  # checks ω (and the weak net's width)
+    return main if weak is None or strength == 1 else guided
