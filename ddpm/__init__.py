@@ -10,15 +10,15 @@ from .device import pick_device
 from .engine import fast_model
 from .denoiser import Denoiser
 from .guidance import Guided, class_context, guide
-from .sampler import (Step, denoise_add_noise, predict_x0, q_sample, sample, sample_ddim, sample_ddpm, sample_side_by_side, sampler,
-                      seeded_generators, seeded_noise)
+from .noise import SpriteNoise, seeded_noise
+from .sampler import Step, denoise_add_noise, predict_x0, q_sample, sample, sample_ddim, sample_ddpm, sample_side_by_side, sampler
 from .schedule import Schedule
 from .unet import ContextUnet, UNetConfig
 
 __all__ = [
-    "CLASSES", "CheckpointError", "ContextUnet", "Denoiser", "Guided", "Schedule", "Sprites", "Step", "UNetConfig",
+    "CLASSES", "CheckpointError", "ContextUnet", "Denoiser", "Guided", "Schedule", "SpriteNoise", "Sprites", "Step", "UNetConfig",
     "class_context", "denoise_add_noise", "fast_model", "guide",
     "load_course_npy", "load_model", "load_png_folder", "load_sheets", "load_sprites",
     "pick_device", "predict_x0", "q_sample", "read_classes", "sample", "sample_ddim", "sample_ddpm", "sample_side_by_side",
-    "sampler", "save_model", "seeded_generators", "seeded_noise",
+    "sampler", "save_model", "seeded_noise",
 ]

@@ -17,7 +17,8 @@ from .course import CourseContextUnet, notebook_sample
 from .data import to_uint8
 from .device import cpu_has_bf16
 from .engine import Engine, TorchEngine
-from .sampler import denoise_add_noise, randn_per_sprite, sample, sampler, seeded_noise
+from .noise import SpriteNoise, seeded_noise
+from .sampler import denoise_add_noise, sample, sampler
 from .schedule import Schedule
 from .unet import ContextUnet
 
@@ -32,13 +33,13 @@ class Case:
     side_by_side: bool = False  # batch = n with noise + the same n without
 
 
-def reference_loop(model: ContextUnet, schedule: Schedule, x: torch.Tensor, gens: list[torch.Generator] | None) -> torch.Tensor:
-    """The course's loop: eager fp32 model and denoise_add_noise, t = T … 1; z from the sprites' generators, or 0 without."""
+def reference_loop(model: ContextUnet, schedule: Schedule, x: torch.Tensor, noise: SpriteNoise | None) -> torch.Tensor:
+    """The course's loop: eager fp32 model and denoise_add_noise, t = T … 1; z from the sprites' noise streams, or 0 without."""
     c = torch.zeros(len(x), model.n_cfeat)  # unconditional: the all-zero context
     with torch.no_grad():
         for i in range(schedule.T, 0, -1):
             t = torch.full((x.shape[0],), i)
-            z = randn_per_sprite(gens, len(x)) if i > 1 and gens is not None else 0
+            z = noise.draw() if i > 1 and noise is not None else 0
             eps = model(x, t, c)
             x = denoise_add_noise(schedule, x, i, eps, z)
     return x
@@ -60,9 +61,9 @@ def reference_ddim(model: ContextUnet, schedule: Schedule, x: torch.Tensor, step
 def fast_run(fast: Callable, schedule: Schedule, case: Case) -> torch.Tensor:
     """The project's sampler with the fast model, as the demo runs it."""
     n = case.batch // 2 if case.side_by_side else case.batch
-    x_T, gens = seeded_noise(0, n)
+    x_T, noise = seeded_noise(0, n)
     kind = "ddim" if case.ddim_steps else "ddpm"
-    return sample(sampler(kind, fast, x_T, steps=case.ddim_steps, generator=gens, side_by_side=case.side_by_side, schedule=schedule))
+    return sample(sampler(kind, fast, x_T, steps=case.ddim_steps, noise=noise, side_by_side=case.side_by_side, schedule=schedule))
 
 
 def seconds(fn: Callable[[], object]) -> float:
@@ -148,8 +149,8 @@ def run_bench(model: ContextUnet, cases: list[Case], schedule: Schedule = Schedu
             ref = lambda: reference_ddim(model, schedule, seeded_noise(0, n)[0], steps)  # noqa: E731
         else:  # the side by side as the course would run it: the noisy loop, then the z = 0 loop
             def ref() -> torch.Tensor:
-                x_T, gens = seeded_noise(0, n)
-                out = reference_loop(model, schedule, x_T, gens)
+                x_T, noise = seeded_noise(0, n)
+                out = reference_loop(model, schedule, x_T, noise)
                 if case.side_by_side:
                     reference_loop(model, schedule, x_T, None)  # the course runs the z = 0 arm as a second loop
                 return out

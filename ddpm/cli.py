@@ -18,7 +18,8 @@ from .engine import Engine, export_ir, fast_model
 from .denoiser import Denoiser
 from .guidance import DEFAULT_AUTOGUIDANCE, DEFAULT_GUIDANCE, MIXED, autoguide, class_context, guide
 from .images import make_grid, upscale, write_animation, write_png
-from .sampler import KINDS, default_steps, sampler, seeded_noise
+from .noise import seeded_noise
+from .sampler import KINDS, default_steps, sampler
 from .schedule import Schedule
 from .unet import UNetConfig
 
@@ -90,10 +91,10 @@ def cmd_sample(a: argparse.Namespace) -> None:
     fast, model, said = denoiser(a, weights)
     print(said)
     classes = read_classes(weights)
-    x_T, gens = seeded_noise(a.seed, a.n)
+    x_T, noise = seeded_noise(a.seed, a.n)
     c = class_context(None if a.class_name == NO_CLASS else a.class_name, a.n, classes)
     steps = sampler(a.sampler, guide(model, a.guidance, c), x_T.to(fast.device), steps=a.steps, noise_scale=a.noise_scale,
-                    generator=gens, context=c.to(fast.device) if c is not None else None)
+                    noise=noise, context=c.to(fast.device) if c is not None else None)
     frames, x = [], x_T
     want_frames = out.suffix in (".gif", ".mp4")
     total = a.steps or default_steps(a.sampler)
@@ -122,12 +123,12 @@ def cmd_journey(a: argparse.Namespace) -> None:
     fast, model, said = denoiser(a, weights)
     print(said)
     n = a.sprite  # sprites 1 … n of the seed are drawn, so that sprite a.sprite gets the same noise as in a run of n or more
-    x_T, gens = seeded_noise(a.seed, n)
+    x_T, noise = seeded_noise(a.seed, n)
     c = class_context(None if a.class_name == NO_CLASS else a.class_name, n, read_classes(weights))
     both = a.sampler == "ddpm" and not a.one_arm
     total = a.steps or default_steps(a.sampler)
     walk = sampler(a.sampler, guide(model, a.guidance, c), x_T.to(fast.device), steps=total, noise_scale=a.noise_scale,
-                   generator=gens, context=c.to(fast.device) if c is not None else None, side_by_side=both)
+                   noise=noise, context=c.to(fast.device) if c is not None else None, side_by_side=both)
     rows = [n - 1, 2 * n - 1] if both else [n - 1]
     labels, xt, x0 = collect(walk, x_T.repeat(2, 1, 1, 1) if both else x_T, rows, total)
     arms = ["with noise", "z = 0"] if both else [a.sampler.upper()]

@@ -15,7 +15,8 @@ from tqdm import tqdm
 from .data import Sprites, random_hflip, to_tensor, to_uint8
 from .guidance import MIXED, class_context, guide
 from .denoiser import Denoiser
-from .sampler import Kind, sample, sampler, seeded_noise
+from .noise import seeded_noise
+from .sampler import Kind, sample, sampler
 
 NEAR_COPY_RMS = 2 / 255  # a sample this close (RMS over pixels, in [0, 1]) to a training tile is a copy
 OFF_PALETTE_LEVELS = 24  # a pixel farther than this (|ΔR| + |ΔG| + |ΔB|, in 0…255 levels) from every palette colour is off it
@@ -153,11 +154,11 @@ def draw(model: Denoiser, kind: Kind, n: int, seed: int, *, noise_scale: float =
          context: torch.Tensor | None = None, device: torch.device | str = "cpu", steps: int | None = None) -> np.ndarray:
     """n uint8 sprites of `seed` from `model`, in batches, with the sampler of that kind and steps."""
     out = []
-    x_T, gens = seeded_noise(seed, n)
+    x_T, noise = seeded_noise(seed, n)
     for i in tqdm(range(0, n, batch), desc=kind, unit="batch", leave=False):
         c = context[i : i + batch].to(device) if context is not None else None
         walk = sampler(kind, model, x_T[i : i + batch].to(device), steps=steps, noise_scale=noise_scale,
-                       generator=gens[i : i + batch], context=c)
+                       noise=noise[i : i + batch], context=c)
         out.append(to_uint8(sample(walk)))
     return np.concatenate(out)
 

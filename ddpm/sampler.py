@@ -3,14 +3,14 @@
 Every sampler walks the schedule it is given: the caller respaces (`Schedule.respace`), and
 `sampler` does so for the two kinds the project offers.
 
-Seed scheme: sprite i of seed s draws all of its randomness (its x_T, then its z at every
-step) from its own `torch.Generator().manual_seed(s * 2**20 + i)`; see `seeded_generators`.
-So a sprite depends only on (s, i), never on how many are drawn at once. The noise is drawn
-on the CPU and moved to the model's device, so a seed gives the same sprites everywhere.
+Seed scheme (ddpm/noise.py): sprite i of seed s draws all of its randomness, its x_T and then its z at
+every step, from its own counter-based stream, which the page's JavaScript draws bit for bit alike.
+So a sprite depends only on (s, i), never on how many are drawn at once, nor on the device or the
+language that draws it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,12 +18,9 @@ import torch
 from torch import Tensor
 
 from .denoiser import Denoiser
+from .noise import SpriteNoise
 from .schedule import Schedule
 
-SPRITE_SHAPE = (3, 16, 16)
-_SEED_STRIDE = 2**20  # sprites per seed before two seeds' streams could meet
-# One generator for the batch, or one per sprite; a sprite whose generator is None draws no noise.
-Generators = torch.Generator | Sequence[torch.Generator | None]
 Kind = Literal["ddpm", "ddim"]
 KINDS: tuple[Kind, ...] = ("ddpm", "ddim")
 DDIM_STEPS = 25  # DDIM's default, as in lesson 4; DDPM walks every step of the schedule by default
@@ -43,28 +40,6 @@ class Step:
     eps: Tensor  # ε̂, the predicted noise in x_t
     x0: Tensor  # x̂0, the clean image implied by ε̂ (Ho et al. eq. 15)
     z: Tensor  # the fresh noise added this step, λ·s3·z (zeros at t = 1 and without noise)
-
-
-def seeded_generators(seed: int, n: int) -> list[torch.Generator]:
-    """One CPU generator per sprite: sprite i of `seed` uses seed·2^20 + i."""
-    if not 0 <= seed < 2**43 or not 0 <= n <= _SEED_STRIDE:
-        raise ValueError(f"seed must be in [0, 2^43) and n in [0, 2^20], got {seed}, {n}")
-    return [torch.Generator().manual_seed(seed * _SEED_STRIDE + i) for i in range(n)]
-
-
-def randn_per_sprite(generators: Generators | None, n: int, shape: tuple[int, ...] = SPRITE_SHAPE) -> Tensor:
-    """Standard normal noise (n, *shape): row i from generators[i] (zeros where it is None), or from one generator."""
-    if generators is None or isinstance(generators, torch.Generator):
-        return torch.randn((n, *shape), generator=generators)  # None: torch's global generator, left unseeded
-    if len(generators) != n:
-        raise ValueError(f"need one generator per sprite: got {len(generators)} for {n} sprites")
-    return torch.stack([torch.randn(shape, generator=g) if g is not None else torch.zeros(shape) for g in generators])
-
-
-def seeded_noise(seed: int, n: int) -> tuple[Tensor, list[torch.Generator]]:
-    """x_T for sprites 0 … n−1 of `seed`, and their generators, ready for the steps' noise."""
-    gens = seeded_generators(seed, n)
-    return randn_per_sprite(gens, n), gens
 
 
 def q_sample(schedule: Schedule, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
@@ -94,6 +69,15 @@ def _model_call(model: Denoiser, x: Tensor, t_model: Tensor, c: Tensor) -> Tenso
     return model(x, t_model.to(x.device).expand(len(x)), c).to(x.dtype)
 
 
+def _draw(noise: SpriteNoise | None, x: Tensor) -> Tensor:
+    """The step's z ~ N(0, I) for every row: each sprite's next draw, or torch's global generator without streams."""
+    if noise is None:
+        return torch.randn_like(x)
+    if len(noise) != len(x):
+        raise ValueError(f"need one noise stream per sprite: got {len(noise)} for {len(x)} sprites")
+    return noise.draw().to(x)
+
+
 def _per_sprite(value: float | Tensor, x: Tensor) -> Tensor:
     """A scalar or a (B,) tensor, shaped to broadcast over a (B, C, H, W) batch."""
     value = torch.as_tensor(value, dtype=x.dtype, device=x.device)
@@ -107,14 +91,15 @@ def sample_ddpm(
     x_T: Tensor,
     *,
     noise_scale: float | Tensor = 1.0,
-    generator: Generators | None = None,
+    noise: SpriteNoise | None = None,
     context: Tensor | None = None,
 ) -> Iterator[Step]:
     """Ancestral DDPM sampling (the course's loop) over every step of `schedule`, t = T … 1.
 
     noise_scale λ multiplies s3·z: 1 is DDPM, 0 the course's no-noise sampler that collapses to
     blurry averages; a (B,) tensor sets it per sprite. As in the course, no noise is added at the
-    last step. Without a generator, z comes from torch's global generator.
+    last step. z comes from each sprite's stream in `noise` (ddpm/noise.py); without one, from torch's
+    global generator.
     """
     sched = schedule.to(x_T.device)
     scale = _per_sprite(noise_scale, x_T)
@@ -127,7 +112,7 @@ def sample_ddpm(
         # 2. x̂0 from ε̂ (eq. 15); not needed for the step, shown by the demo's x̂0 view.
         x0 = predict_x0(sched, x, i, eps)
         # 3. z ~ N(0, I) for t > 1, else 0 (Algorithm 2, line 3), scaled by λ.
-        z = randn_per_sprite(generator, len(x)).to(x) * scale if i > 1 and adds_noise else torch.zeros_like(x)
+        z = _draw(noise, x) * scale if i > 1 and adds_noise else torch.zeros_like(x)
         # 4. x_{t−1} = s1·(x_t − s2·ε̂) + s3·z: the posterior mean (eq. 11) plus σ_t·z with σ_t = √β_t.
         x = denoise_add_noise(sched, x, i, eps, z)
         yield Step(int(sched.t_model[i]), x, eps, x0, sched.s3[i] * z)
@@ -137,21 +122,21 @@ def sample_side_by_side(
     model: Denoiser,
     schedule: Schedule,
     x_T: Tensor,
-    generator: Sequence[torch.Generator],
+    noise: SpriteNoise,
     *,
     noise_scale: float = 1.0,
     context: Tensor | None = None,
 ) -> Iterator[Step]:
     """DDPM with and without the fresh noise from the same x_T, as one batch of 2n.
 
-    Rows [:n] add λ·s3·z (λ = noise_scale) with z from `generator`, one per sprite; rows [n:]
+    Rows [:n] add λ·s3·z (λ = noise_scale) with z from each sprite's stream in `noise`; rows [n:]
     are the course's z = 0 sampler. `context` is given for the n sprites and used for both halves.
     """
     n = len(x_T)
     scale = torch.cat([torch.full((n,), float(noise_scale)), torch.zeros(n)])
     both_context = context.repeat(2, 1) if context is not None else None
     return sample_ddpm(model, schedule, x_T.repeat(2, 1, 1, 1), noise_scale=scale,
-                       generator=[*generator, *([None] * n)], context=both_context)
+                       noise=noise.padded(n), context=both_context)
 
 
 @torch.inference_mode()
@@ -179,7 +164,7 @@ def sampler(
     *,
     steps: int | None = None,
     noise_scale: float = 1.0,
-    generator: Sequence[torch.Generator] | None = None,
+    noise: SpriteNoise | None = None,
     context: Tensor | None = None,
     side_by_side: bool = False,
     schedule: Schedule | None = None,
@@ -197,10 +182,10 @@ def sampler(
             raise ValueError("the z = 0 arm is a DDPM sampler; DDIM adds no noise to compare against")
         return sample_ddim(model, walked, x_T, context=context)
     if side_by_side:
-        if generator is None:
-            raise ValueError("side by side needs one generator per sprite")
-        return sample_side_by_side(model, walked, x_T, generator, noise_scale=noise_scale, context=context)
-    return sample_ddpm(model, walked, x_T, noise_scale=noise_scale, generator=generator, context=context)
+        if noise is None:
+            raise ValueError("side by side needs the sprites' noise streams (seeded_noise)")
+        return sample_side_by_side(model, walked, x_T, noise, noise_scale=noise_scale, context=context)
+    return sample_ddpm(model, walked, x_T, noise_scale=noise_scale, noise=noise, context=context)
 
 
 def sample(steps: Iterator[Step]) -> Tensor:

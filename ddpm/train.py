@@ -18,7 +18,8 @@ from .data import Sprites, random_hflip, to_tensor, to_uint8
 from .ema import PowerEMA
 from .device import autocast, pick_device, use_bf16
 from .images import make_grid, upscale, write_png
-from .sampler import q_sample, sample, sampler, seeded_noise
+from .noise import seeded_noise
+from .sampler import q_sample, sample, sampler
 from .schedule import Schedule
 from .unet import ContextUnet, UNetConfig
 

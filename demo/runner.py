@@ -105,11 +105,11 @@ def denoise_frames(denoiser: Denoiser, req: Request, *, ends_only: bool = False,
                    stop: threading.Event | None = None) -> Iterator[Frame]:
     """Sample for `req` in this thread: the first frame (x_T), then one after each of its kept_steps (the last alone with
     `ends_only`)."""
-    x_T, gens = seeded_noise(req.seed, req.n)
+    x_T, noise = seeded_noise(req.seed, req.n)
     arms = 2 if req.side_by_side else 1
     c = _context(req)
     walk = sampler(req.kind, guide(denoiser, req.guidance, c), x_T, steps=req.steps, noise_scale=req.noise_scale,
-                   generator=gens, context=c, side_by_side=req.side_by_side)
+                   noise=noise, context=c, side_by_side=req.side_by_side)
     timesteps = Schedule().respace(req.steps).t_model  # x_t's timestep after each step, for DDPM and DDIM alike
     start = clock()
     blank = torch.zeros((arms * req.n, 3, 16, 16))
@@ -126,8 +126,8 @@ def denoise_frames(denoiser: Denoiser, req: Request, *, ends_only: bool = False,
 def race_frames(denoiser: Denoiser, seed: int, n: int, ddpm_steps: int, ddim_steps: int, *, fps: float = 25.0,
                 clock: Callable[[], float] = time.perf_counter, stop: threading.Event | None = None) -> Iterator[RaceFrame]:
     """DDPM and DDIM from the same x_T, a step of each in turn on this thread; each arm is timed over its own steps."""
-    x_T, gens = seeded_noise(seed, n)
-    walks = [sampler("ddpm", denoiser, x_T, steps=ddpm_steps, generator=gens), sampler("ddim", denoiser, x_T, steps=ddim_steps)]
+    x_T, noise = seeded_noise(seed, n)
+    walks = [sampler("ddpm", denoiser, x_T, steps=ddpm_steps, noise=noise), sampler("ddim", denoiser, x_T, steps=ddim_steps)]
     totals = (ddpm_steps, ddim_steps)
     blank = torch.zeros_like(x_T)
     start_views = views(x_T, blank, blank, 1)[0]

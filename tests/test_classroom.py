@@ -70,8 +70,8 @@ def test_concurrent_runs_share_forward_passes_and_get_their_solo_sprites(engine)
             dict(kind="ddpm", steps=12, seed=3, n=2, noise_scale=0.5, context=torch.eye(5)[[1, 3]])]
 
     def walk(model, r):
-        x_T, gens = seeded_noise(r["seed"], r["n"])
-        return sample(sampler(r["kind"], model, x_T, steps=r["steps"], generator=gens, noise_scale=r.get("noise_scale", 1.0),
+        x_T, noise = seeded_noise(r["seed"], r["n"])
+        return sample(sampler(r["kind"], model, x_T, steps=r["steps"], noise=noise, noise_scale=r.get("noise_scale", 1.0),
                               context=r.get("context"), side_by_side=r.get("side_by_side", False)))
 
     def alone(r):

@@ -267,8 +267,8 @@ def test_the_race_starts_both_samplers_from_the_same_noise_and_ends_with_both(ti
     # Each arm ends where its sampler alone ends.
     from ddpm import sample, sampler, seeded_noise
     from ddpm.data import to_uint8
-    x_T, gens = seeded_noise(3, 2)
-    assert np.array_equal(out[-1].arms[0][0], to_uint8(sample(sampler("ddpm", tiny_model, x_T, steps=20, generator=gens))))
+    x_T, noise = seeded_noise(3, 2)
+    assert np.array_equal(out[-1].arms[0][0], to_uint8(sample(sampler("ddpm", tiny_model, x_T, steps=20, noise=noise))))
     assert np.array_equal(out[-1].arms[1][0], to_uint8(sample(sampler("ddim", tiny_model, x_T, steps=5))))
 
 

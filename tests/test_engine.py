@@ -76,8 +76,8 @@ def test_a_sprite_does_not_change_with_the_batch_on_openvino(tiny_weights):
     s = Schedule(T=20)
 
     def draw(n):
-        x_T, gens = seeded_noise(3, n)
-        return sample(sample_ddpm(ov, s, x_T, generator=gens))
+        x_T, noise = seeded_noise(3, n)
+        return sample(sample_ddpm(ov, s, x_T, noise=noise))
 
     torch.testing.assert_close(draw(9)[:2], draw(2), atol=1e-4, rtol=0)
 
@@ -116,10 +116,10 @@ def test_the_shipped_weights_have_their_ir_beside_them():
 def test_final_sprites_agree_with_the_course_loop(tiny_model):
     """Same x_T, same z: the project's sampler on the engine ends where the course's loop ends."""
     s = Schedule(T=30)
-    x_T, gens = seeded_noise(4, 3)
-    ref = reference_loop(tiny_model, s, x_T, gens)
-    x_T, gens = seeded_noise(4, 3)
-    ours = sample(sample_ddpm(TorchEngine(tiny_model, bf16=False), s, x_T, generator=gens))
+    x_T, noise = seeded_noise(4, 3)
+    ref = reference_loop(tiny_model, s, x_T, noise)
+    x_T, noise = seeded_noise(4, 3)
+    ours = sample(sample_ddpm(TorchEngine(tiny_model, bf16=False), s, x_T, noise=noise))
     assert torch.allclose(ours, ref, atol=1e-4)
 
 

@@ -24,12 +24,12 @@ def test_guided_is_the_weighted_difference_of_two_calls(tiny_model):
 def test_guided_model_drives_the_sampler(tiny_model):
     s = Schedule(T=5)
     c = torch.nn.functional.one_hot(torch.tensor([1, 3]), 5).float()
-    x_T, gens = seeded_noise(0, 2)
-    plain = sample(sample_ddpm(tiny_model, s, x_T, generator=gens, context=c))
-    x_T, gens = seeded_noise(0, 2)
-    w0 = sample(sample_ddpm(guide(tiny_model, 0.0, c), s, x_T, generator=gens, context=c))
-    x_T, gens = seeded_noise(0, 2)
-    w3 = sample(sample_ddpm(Guided(tiny_model, 3.0), s, x_T, generator=gens, context=c))
+    x_T, noise = seeded_noise(0, 2)
+    plain = sample(sample_ddpm(tiny_model, s, x_T, noise=noise, context=c))
+    x_T, noise = seeded_noise(0, 2)
+    w0 = sample(sample_ddpm(guide(tiny_model, 0.0, c), s, x_T, noise=noise, context=c))
+    x_T, noise = seeded_noise(0, 2)
+    w3 = sample(sample_ddpm(Guided(tiny_model, 3.0), s, x_T, noise=noise, context=c))
     assert torch.equal(plain, w0) and w3.shape == plain.shape and not torch.allclose(w3, plain)
 
 

@@ -19,12 +19,12 @@ def test_journey_steps_are_ten_evenly_spread_from_T_to_1():
 
 def test_the_journey_is_the_runs_own_sprite(tiny_model):
     engine = TorchEngine(tiny_model, bf16=False)
-    x_T, gens = seeded_noise(7, 3)
-    walk = sampler("ddpm", engine, x_T, steps=20, generator=gens, side_by_side=True)
+    x_T, noise = seeded_noise(7, 3)
+    walk = sampler("ddpm", engine, x_T, steps=20, noise=noise, side_by_side=True)
     labels, xt, x0 = collect(walk, x_T.repeat(2, 1, 1, 1), [2, 5], 20)
     assert labels[0] == "t = 500" and labels[-2] == "t = 25" and labels[-1] == "final" and len(labels) == 11
-    x_T, gens = seeded_noise(7, 3)
-    run = to_uint8(sample(sampler("ddpm", engine, x_T, steps=20, generator=gens, side_by_side=True)))
+    x_T, noise = seeded_noise(7, 3)
+    run = to_uint8(sample(sampler("ddpm", engine, x_T, steps=20, noise=noise, side_by_side=True)))
     assert np.array_equal(xt[0][-1], run[2]) and np.array_equal(xt[1][-1], run[5])  # sprite 3 of seed 7, both arms
     assert np.array_equal(xt[0][0], xt[1][0]) and np.array_equal(xt[0][0], to_uint8(x_T[2:3])[0])  # both from its x_T
 

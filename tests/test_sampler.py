@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ddpm import Schedule, denoise_add_noise, predict_x0, q_sample, sample, sample_ddim, sample_ddpm, seeded_generators, seeded_noise
+from ddpm import Schedule, denoise_add_noise, predict_x0, q_sample, sample, sample_ddim, sample_ddpm, seeded_noise
 
 
 def posterior_step(schedule, x_t, t, eps, z):
@@ -57,8 +57,8 @@ def test_sampler_walks_T_steps_in_order_and_adds_no_noise_at_the_end():
     s = Schedule()
     x0 = torch.zeros(2, 3, 16, 16)
     model = TrueNoise(s, x0)
-    x_T, gens = seeded_noise(0, 2)
-    steps = list(sample_ddpm(model, s, x_T, generator=gens))
+    x_T, noise = seeded_noise(0, 2)
+    steps = list(sample_ddpm(model, s, x_T, noise=noise))
     assert [st.t for st in steps] == list(range(500, 0, -1))
     assert model.seen == list(range(500, 0, -1))
     assert torch.count_nonzero(steps[-1].z) == 0
@@ -89,16 +89,16 @@ def test_ddim_with_the_true_noise_recovers_x0():
 def test_respaced_ddpm_walks_the_kept_timesteps():
     s = Schedule().respace(50)
     model = TrueNoise(Schedule(), torch.zeros(1, 3, 16, 16))
-    x_T, gens = seeded_noise(3, 1)
-    assert [st.t for st in sample_ddpm(model, s, x_T, generator=gens)] == list(range(500, 0, -10))
+    x_T, noise = seeded_noise(3, 1)
+    assert [st.t for st in sample_ddpm(model, s, x_T, noise=noise)] == list(range(500, 0, -10))
 
 
 def test_seeds_are_reproducible_and_independent_of_batch_size(tiny_model):
     s = Schedule(T=30)
 
     def draw(seed, n):
-        x_T, gens = seeded_noise(seed, n)
-        return sample(sample_ddpm(tiny_model, s, x_T, generator=gens))
+        x_T, noise = seeded_noise(seed, n)
+        return sample(sample_ddpm(tiny_model, s, x_T, noise=noise))
 
     a, b, c = draw(7, 4), draw(7, 4), draw(8, 4)
     assert torch.equal(a, b)
@@ -107,20 +107,20 @@ def test_seeds_are_reproducible_and_independent_of_batch_size(tiny_model):
     assert torch.allclose(big[:4], a, atol=1e-5)  # sprite i does not depend on the batch
 
 
-def test_seeded_generators_are_distinct_per_sprite():
-    gens = seeded_generators(5, 3)
-    draws = [torch.randn(4, generator=g) for g in gens]
-    assert not torch.equal(draws[0], draws[1])
-    assert torch.equal(torch.randn(4, generator=seeded_generators(5, 1)[0]), draws[0])
+def test_seeded_noise_is_distinct_per_sprite_and_per_draw():
+    x_T, noise = seeded_noise(5, 3)
+    assert not torch.equal(x_T[0], x_T[1])
+    assert torch.equal(seeded_noise(5, 1)[0][0], x_T[0])
+    assert not torch.equal(noise.draw()[0], x_T[0])  # a step's z is the stream's next draw, not x_T again
     with pytest.raises(ValueError):
-        seeded_generators(-1, 3)
+        seeded_noise(-1, 3)
 
 
 def test_noise_scale_per_sprite(tiny_model):
     s = Schedule(T=20)
-    x_T, gens = seeded_noise(0, 2)
+    x_T, noise = seeded_noise(0, 2)
     both = sample(sample_ddpm(tiny_model, s, torch.cat([x_T, x_T]), noise_scale=torch.tensor([1.0, 1.0, 0.0, 0.0]),
-                              generator=gens + seeded_generators(0, 2)))
+                              noise=noise.padded(2)))
     x_T2, _ = seeded_noise(0, 2)
     alone = sample(sample_ddpm(tiny_model, s, x_T2, noise_scale=0.0))
     assert torch.allclose(both[2:], alone, atol=1e-5)
@@ -131,10 +131,10 @@ def test_side_by_side_halves_equal_the_two_samplers_run_apart(tiny_model):
     from ddpm import sample_side_by_side
 
     s = Schedule(T=20)
-    x_T, gens = seeded_noise(2, 3)
-    both = sample(sample_side_by_side(tiny_model, s, x_T, gens, noise_scale=0.7))
-    x_T, gens = seeded_noise(2, 3)
-    noisy = sample(sample_ddpm(tiny_model, s, x_T, noise_scale=0.7, generator=gens))
+    x_T, noise = seeded_noise(2, 3)
+    both = sample(sample_side_by_side(tiny_model, s, x_T, noise, noise_scale=0.7))
+    x_T, noise = seeded_noise(2, 3)
+    noisy = sample(sample_ddpm(tiny_model, s, x_T, noise_scale=0.7, noise=noise))
     plain = sample(sample_ddpm(tiny_model, s, x_T, noise_scale=0.0))
     assert torch.allclose(both[:3], noisy, atol=1e-5)
     assert torch.allclose(both[3:], plain, atol=1e-5)
@@ -142,16 +142,13 @@ def test_side_by_side_halves_equal_the_two_samplers_run_apart(tiny_model):
 
 @pytest.mark.parametrize("lam", [0.5, 1.0, 1.7])
 def test_step_noise_is_lambda_s3_times_the_sprites_own_draws(tiny_model, lam):
-    """Step.z = λ·s3[t]·ε, with ε drawn from sprite i's generator right after its x_T."""
+    """Step.z = λ·s3[t]·ε, with ε sprite i's stream's draws right after its x_T."""
     s = Schedule(T=6)
-    x_T, gens = seeded_noise(9, 2)
-    steps = list(sample_ddpm(tiny_model, s, x_T, noise_scale=lam, generator=gens))
-    replay = seeded_generators(9, 2)
-    for g in replay:
-        torch.randn(3, 16, 16, generator=g)  # x_T came first
+    x_T, noise = seeded_noise(9, 2)
+    steps = list(sample_ddpm(tiny_model, s, x_T, noise_scale=lam, noise=noise))
+    _, replay = seeded_noise(9, 2)  # x_T came first
     for step in steps[:-1]:
-        eps = torch.stack([torch.randn(3, 16, 16, generator=g) for g in replay])
-        torch.testing.assert_close(step.z, lam * s.s3[step.t] * eps)
+        torch.testing.assert_close(step.z, lam * s.s3[step.t] * replay.draw())
     assert torch.count_nonzero(steps[-1].z) == 0
 
 
@@ -168,10 +165,10 @@ def test_sampler_maps_kind_and_steps_to_the_walk(tiny_model):
 
     s = Schedule()
     model = TrueNoise(s, torch.zeros(1, 3, 16, 16))
-    x_T, gens = seeded_noise(0, 1)
+    x_T, noise = seeded_noise(0, 1)
     assert [st.t for st in sampler("ddim", model, x_T)] == list(range(500, 0, -20))  # DDIM: 25 steps by default
-    assert len(list(sampler("ddpm", model, x_T, steps=10, generator=gens))) == 10
-    assert len(list(sampler("ddpm", model, x_T, generator=seeded_noise(0, 1)[1]))) == 500
+    assert len(list(sampler("ddpm", model, x_T, steps=10, noise=noise))) == 10
+    assert len(list(sampler("ddpm", model, x_T, noise=seeded_noise(0, 1)[1]))) == 500
     with pytest.raises(ValueError, match="sampler must be"):
         sampler("gan", model, x_T)
     with pytest.raises(ValueError, match="DDIM"):
