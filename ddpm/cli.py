@@ -173,8 +173,12 @@ def cmd_bench(a: argparse.Namespace, demo_case: Callable[[Engine, int], Callable
 
 
 def cmd_export(a: argparse.Namespace) -> None:
+    from .web_model import export_onnx
+
     weights = a.weights or DEFAULT_WEIGHTS
-    print(f"wrote {export_ir(load_model(weights, device='cpu'), weights)}")
+    model = load_model(weights, device="cpu")
+    print(f"wrote {export_ir(model, weights)}")
+    print(f"wrote {export_onnx(model, weights)}")
 
 
 def cmd_info(a: argparse.Namespace) -> None:
@@ -275,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", default="runs/bench.json", help="where to write the result (default: untracked runs/)")
     b.set_defaults(func=cmd_bench)
 
-    x = sub.add_parser("export", help="write the OpenVINO IR beside a weights file (the demo's fast engine reads it)")
+    x = sub.add_parser("export", help="write the OpenVINO IR (the server's fast engine) and the ONNX model "
+                                         "(the page's own sampler) beside a weights file")
     x.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")
     x.set_defaults(func=cmd_export)
 
