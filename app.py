@@ -8,13 +8,18 @@ import sys
 
 import gradio as gr
 
-from demo import (ALL_SPRITES, ANY_CLASS, DDIM_STEPS, DEFAULTS, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED,
+from starlette.middleware import Middleware
+
+from demo import (ALL_SPRITES, ANY_CLASS, COMPUTE, DDIM_STEPS, DEFAULTS, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED,
                   MAX_SPRITES, MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError)
-from demo.browser import ACTION_AFTER_RUN, COPY_LINK, ON_LOAD, PAGE_CSS, RUN_IF_ASKED, TOGGLE_CONTROLS
+from demo.browser import (ACTION_AFTER_RUN, COPY_LINK, ON_LOAD, PAGE_CSS, RUN_IF_ASKED, STOP_IN_BROWSER, TOGGLE_CONTROLS, run_in_browser,
+                          stage_on_load)
+from demo.browser_run import page_url, served_files
 from demo.components import unchecked
 from demo.link import PACES
 from demo.handlers import (compare, default_steps, denoise, downloads, final_frame, first_schedule_image, forward, link, model, open_link,
-                           race, random_seed, same, scrubber, show_frame)
+                           plan_run, race, random_seed, same, scrubber, show_frame)
+from demo.isolation import CrossOriginIsolation
 from demo.i18n import label, page
 
 I18N = page()  # the page's words, English and Chinese (demo/i18n.py)
@@ -40,8 +45,9 @@ STAGE_CSS = """
 
 try:
     CLASSES = model().classes  # load the weights at start, not at the first click
-except CheckpointError as e:
+except (CheckpointError, ValueError) as e:
     sys.exit(f"cannot start the demo: {e}")
+gr.set_static_paths(served_files(model().weights))  # the page's sampler, its runtime and the model it runs
 
 with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) as demo:
     gr.Markdown(I18N("intro"), elem_classes="fold")
@@ -59,6 +65,7 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
             add_noise = gr.Checkbox(value=DEFAULTS["add_noise"], label=I18N("add_noise"))
             noise_scale = unchecked(gr.Slider(0, MAX_NOISE_SCALE, value=DEFAULTS["noise_scale"], step=0.05, label=I18N("noise_scale")))
             side_by_side = gr.Checkbox(value=DEFAULTS["side_by_side"], label=I18N("side_by_side"))
+            compute = gr.Radio([(I18N(f"compute_{c}"), c) for c in COMPUTE], value=COMPUTE[0], label=I18N("compute"), elem_id="compute")
             link_btn = gr.Button(I18N("link"), size="sm")
             link_box = gr.Textbox(label=I18N("link_box"), buttons=["copy"])
         with gr.Column(scale=2):
@@ -69,7 +76,7 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
                 dice = gr.Button(I18N("dice"), min_width=60)
                 present_toggle = gr.Button(I18N("present_toggle"), elem_id="present-toggle")
             pace = gr.Radio([(I18N(f"pace_{p}"), p) for p in PACES], value=PACES[0], label=I18N("pace"), elem_id="pace")
-            stage = gr.HTML(None, html_template=STAGE_HTML, css_template=STAGE_CSS, js_on_load=None, elem_id="stage")
+            stage = gr.HTML(None, html_template=STAGE_HTML, css_template=STAGE_CSS, js_on_load=stage_on_load(page_url()), elem_id="stage")
             status = gr.Markdown(I18N("press_run"), elem_id="status")
             with gr.Row(elem_classes="fold"):
                 view = gr.Radio([(I18N(key), v) for key, v in zip(("view_x", "view_eps", "view_x0"), VIEWS)], value=VIEWS[0],
@@ -97,18 +104,24 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     forward_shown = gr.State(None)
     paced = gr.State(PACES[0])  # the pace, for the run: a State, so that the API's parameters stay as they were
     after = gr.State(None)  # where a link puts the scrub slider after its run (`t`), once
+    # A run computed in the page (demo/web/page.js): its plan from the server, and its frames back (the page's own use).
+    planned = gr.JSON(None, visible=False)
+    browser_frames = gr.Textbox("", visible=False)
 
     # guidance and mix last, so that API calls written before them still work (they have defaults).
     inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance, mix]
     # Runs, the forward process and races all wait on the one batcher (demo/batcher.py), not on Gradio's queue.
     runs = dict(concurrency_limit=MAX_VIEWERS, concurrency_id="runs", show_progress="hidden")
-    run_event = run_btn.click(denoise, [*inputs, paced], [stage, status, plot, frames], api_name="denoise", **runs)
+    plan_event = run_btn.click(plan_run, [*inputs, paced, compute], planned, api_visibility="private", show_progress="hidden")
+    run_inputs = [*inputs, paced, planned, browser_frames]
+    run_event = plan_event.success(denoise, run_inputs, [stage, status, plot, frames], js=run_in_browser(page_url(), len(run_inputs)),
+                                   api_name="denoise", **runs)
     pace.change(same, pace, paced, api_visibility="private")
     run_event.success(scrubber, [frames, after, view, sprite], [scrub, stage, status, plot, after], api_visibility="private",
                       show_progress="hidden").then(None, js=ACTION_AFTER_RUN)
     # The files after the run, one encoding at a time: no run, and no other viewer's, waits for them.
     run_event.success(downloads, [frames, view, sprite], files, api_visibility="private", concurrency_limit=1, concurrency_id="downloads")
-    stop_btn.click(None, cancels=[run_event])
+    stop_btn.click(None, js=STOP_IN_BROWSER, cancels=[plan_event, run_event])
     forward_event = forward_btn.click(forward, [seed, n, source, view, sprite, frames], [stage, status, plot, forward_shown, compare_t],
                                       api_name="forward", **runs)
     race_event = race_btn.click(race, [seed, n, race_ddpm, race_ddim, view, sprite], [stage, status], api_name="race", **runs)
@@ -119,7 +132,7 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only
         trigger(show_frame, [frames, scrub, view, sprite], [stage, status, plot], api_visibility="private")
     # Every setting in the address (demo/link.py): set on load, and a link to the settings on demand.
-    linked = [sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace]
+    linked = [sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace, compute]
     demo.load(open_link, None, [*linked, status, after, stage], js=ON_LOAD, api_visibility="private").then(None, js=RUN_IF_ASKED)
     link_btn.click(link, linked, link_box, api_visibility="private").then(None, link_box, link_box, js=COPY_LINK)
     present_toggle.click(None, js=TOGGLE_CONTROLS)
@@ -133,5 +146,6 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
 
 if __name__ == "__main__":
     # Past MAX_VIEWERS watching and as many waiting, a new request is refused with Gradio's "queue is full" message.
-    demo.queue(default_concurrency_limit=4, max_size=MAX_VIEWERS).launch(show_error=True, i18n=I18N, max_threads=MAX_VIEWERS + 16,
-                                                                         css=PAGE_CSS)
+    demo.queue(default_concurrency_limit=4, max_size=MAX_VIEWERS).launch(
+        show_error=True, i18n=I18N, max_threads=MAX_VIEWERS + 16, css=PAGE_CSS,
+        app_kwargs={"middleware": [Middleware(CrossOriginIsolation)]})  # WASM threads for the page's sampler

@@ -31,6 +31,24 @@ COPY_LINK = """(query) => {
   return url;
 }"""
 
+def stage_on_load(page: str) -> str:
+    """The stage's js_on_load: hand its props to the page's sampler (demo/web/page.js), which draws browser runs into them."""
+    return f"import({page!r}).then(m => m.attach(props)).catch(e => console.warn('ddpm: no browser sampler:', e));"
+
+
+def run_in_browser(page: str, inputs: int) -> str:
+    """The Run press's preprocessing: the page's sampler computes the run where the plan allows, and returns the handler's
+    `inputs` with its frames last; on any failure the inputs go as they are, and the server computes. Gradio passes the
+    outputs' values after the inputs: only the inputs go back."""
+    return f"""async (...args) => {{
+  const inputs = args.slice(0, {inputs});
+  try {{ return await (await import({page!r})).run(inputs); }}
+  catch (e) {{ console.warn('ddpm: computing on the server:', e); inputs[{inputs} - 1] = ''; return inputs; }}
+}}"""
+
+
+STOP_IN_BROWSER = "() => { window.ddpmPage?.stop(); }"
+
 TOGGLE_CONTROLS = "() => { document.body.classList.toggle('show-controls'); }"
 
 # The projector view: the stage across the width, large captions and status, the rest folded behind one toggle.

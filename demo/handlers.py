@@ -13,13 +13,14 @@ import gradio as gr
 from ddpm import Schedule
 from ddpm.sampler import default_steps as steps_of
 
+from .browser_run import plan, read_frames, self_check, where
 from .export import render, save_journey, save_run
 from .forward import forward_frames
 from .frames import Frame
 from .i18n import error, language, line
 from .link import read_link, write_link
-from .request import ALL_SPRITES, DEFAULTS, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
-from .runner import FPS, DemoModel, join_race, join_run, load_demo_model, on_sampler_thread, server
+from .request import ALL_SPRITES, COMPUTE, DEFAULTS, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
+from .runner import FPS, DemoModel, join_race, join_run, kept_steps, load_demo_model, on_sampler_thread, server
 from .schedule_plot import schedule_png
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
@@ -91,19 +92,42 @@ def compare(t: int, forward_shown: list[Frame] | None, frames: list[Frame] | Non
     return stage, line(lang, "compare", t=ahead.t), schedule_png(ahead.t)
 
 
-def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
-            side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULTS["guidance"], mix: str = "",
-            pace: str = "live", request: gr.Request = None):
-    """Stream a run: both arms, status line and schedule marker per frame; at the end, its frames for scrubbing and downloads.
-
-    `pace` (the page's, not the API's: a gr.State): "live", or the seconds to play the run back over (demo/link.PACES)."""
-    served, lang = model(), language(request)
+def _checked(lang: str, served: DemoModel, sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite,
+             guidance, mix):
     try:
         req = parse_request(sampler=sampler, steps=steps, seed=seed, n=n, class_name=class_name, add_noise=add_noise,
                             noise_scale=noise_scale, side_by_side=side_by_side, guidance=guidance, mix=mix, classes=served.classes)
-        v, s = parse_view(view, sprite)
+        return req, *parse_view(view, sprite)
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
+
+
+def plan_run(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float, side_by_side: bool,
+             view: str, sprite: str, guidance: float, mix: str, pace: str, compute: str, request: gr.Request = None) -> dict:
+    """The plan of a run for the page's own sampler (demo/browser_run.py), or {"compute": "server"}; bad input: the run's error."""
+    served, lang = model(), language(request)
+    req, v, s = _checked(lang, served, sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite,
+                         guidance, mix)
+    compute = compute if compute in COMPUTE else COMPUTE[0]
+    check = on_sampler_thread(lambda: self_check(served.weights)) if compute != "server" else {}
+    return plan(req, served.weights, check, sorted(kept_steps(req.steps)), view=v, sprite=s,
+                pace=None if pace in (None, "live") else float(pace), lang=lang, compute=compute)
+
+
+def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
+            side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULTS["guidance"], mix: str = "",
+            pace: str = "live", planned: dict | None = None, browser: str = "", request: gr.Request = None):
+    """Stream a run: both arms, status line and schedule marker per frame; at the end, its frames for scrubbing and downloads.
+
+    `pace` (the page's, not the API's: a gr.State): "live", or the seconds to play the run back over (demo/link.PACES).
+    `browser`: the frames of this run as the page computed them (demo/web/page.js), shown and kept instead of computing;
+    `planned`, the plan it followed, is the page's alone."""
+    served, lang = model(), language(request)
+    req, v, s = _checked(lang, served, sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite,
+                         guidance, mix)
+    if browser:
+        yield from _computed_in_browser(browser, req, v, s, lang)
+        return
     run = join_run(served.fast, req)  # one computation for every viewer of the same request
     plot, plotted = None, -math.inf  # the first update always carries a picture: None would clear it
     for frame in run.watch(gap=gap, pace=None if pace in (None, "live") else float(pace)):
@@ -116,8 +140,23 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
         # and finds a file it has already copied in its cache. No scrub slider here for the same reason.
         yield stage, frame.status_in(lang), plot, gr.skip()
     frames = list(run.frames)  # every frame of the run, a late viewer's included
-    shown = line(lang, "shown", frames=len(frames), engine=served.fast.name)
+    shown = line(lang, "shown", frames=len(frames), where=line(lang, "on_server", engine=served.fast.name))
     yield gr.skip(), f"{frames[-1].status_in(lang)} · {shown}", gr.skip(), frames
+
+
+def _computed_in_browser(payload: str, req, view: int, sprite: int | None, lang: str):
+    """The last frame of a run the page computed, and all its frames kept for scrubbing and the files."""
+    try:
+        frames, sent, stopped = read_frames(payload, req)
+        place = where(lang, sent)
+    except ValueError as e:
+        raise gr.Error(error(lang, e)) from None
+    last = frames[-1]
+    stage = render(last, view, sprite)
+    stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
+    shown = line(lang, "shown", frames=len(frames), where=place)
+    status = " · ".join([last.status_in(lang), *([line(lang, "stopped")] if stopped else []), shown])
+    yield stage, status, schedule_png(last.t), frames
 
 
 def scrubber(frames: list[Frame] | None, after: dict | None = None, view: str = VIEWS[0], sprite: str = ALL_SPRITES,
@@ -136,7 +175,7 @@ def scrubber(frames: list[Frame] | None, after: dict | None = None, view: str = 
 
 # The controls a link sets, in the order of open_link's outputs, by their parse_request names (demo/link.py).
 LINKED = ("sampler", "steps", "seed", "n", "class_name", "mix", "guidance", "noise_scale", "add_noise", "side_by_side", "view", "sprite",
-          "pace")
+          "pace", "compute")
 
 
 def open_link(request: gr.Request):
@@ -157,9 +196,10 @@ def open_link(request: gr.Request):
 
 
 def link(sampler: str, steps: int, seed: int, n: int, class_name: str, mix: str, guidance: float, noise_scale: float,
-         add_noise: bool, side_by_side: bool, view: str, sprite: str, pace: str, request: gr.Request = None) -> str:
+         add_noise: bool, side_by_side: bool, view: str, sprite: str, pace: str, compute: str = COMPUTE[0],
+         request: gr.Request = None) -> str:
     """The query of a link to the page as it is set now, keeping the address's lang and present."""
-    values = (sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace)
+    values = (sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace, compute)
     now = dict(request.query_params) if request is not None else {}
     kept, _ = read_link({k: now[k] for k in ("lang", "present") if k in now}, model().classes)
     return write_link({**dict(zip(LINKED, values)), **kept}, model().classes)

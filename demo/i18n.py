@@ -44,6 +44,8 @@ PAGE = {
                           "6. [**A class with guidance**](?class=hero&w=4&run=1), then [**w = 0**](?class=hero&w=0&run=1).",
         "link": "Link to this", "pace": "playback", "pace_live": "as it computes", "pace_10": "over 10 s", "pace_30": "over 30 s",
         "link_box": "a link to these settings (copied)", "present_toggle": "⚙ settings",
+        "compute": "where the sampling is computed", "compute_auto": "this browser if it can, else the server",
+        "compute_browser": "this browser", "compute_server": "the server",
     },
     ZH: {
         "intro": "# 扩散模型如何采样\n"
@@ -74,6 +76,8 @@ PAGE = {
                           "6. [**带引导的类别**](?class=hero&w=4&run=1)，然后 [**w = 0**](?class=hero&w=0&run=1)。",
         "link": "复制链接", "pace": "播放速度", "pace_live": "边算边放", "pace_10": "10 秒放完", "pace_30": "30 秒放完",
         "link_box": "这些设置的链接（已复制）", "present_toggle": "⚙ 设置",
+        "compute": "采样在哪里计算", "compute_auto": "能用本浏览器就用，否则用服务器",
+        "compute_browser": "本浏览器", "compute_server": "服务器",
     },
 }
 
@@ -96,7 +100,9 @@ LINES = {
         "start": "t = {t} · pure noise x_T · starting", "step": "t = {t} · step {done}/{total} · {rate:.0f} steps/s · {tail}",
         "left": "{seconds:.1f} s left", "done": "done",
         "queued": "t = {t} · pure noise x_T · waiting: {place} in line (the server runs as many runs at once as it can)",
-        "shown": "{frames} frames kept · {engine}",
+        "shown": "{frames} frames kept · {where}", "on_server": "on the server ({engine})",
+        "in_browser": "in this browser ({backend}, {threads} threads)", "stopped": "stopped",
+        "fallback": "this browser cannot compute ({reason}): on the server instead",
         "forward": "t = {t} · forward process of {origin} · {tail}", "noising": "noising",
         "origin_run": "the last run's final sprites", "origin_seed": "seed {seed}'s sprites (DDIM, 25 steps)",
         "compare": "t = {t} · the forward process beside the run", "race_arm": "{name}: step {done}/{total} · {seconds:.1f} s",
@@ -108,7 +114,9 @@ LINES = {
     ZH: {
         "start": "t = {t} · 纯噪声 x_T · 开始", "step": "t = {t} · 第 {done}/{total} 步 · 每秒 {rate:.0f} 步 · {tail}",
         "left": "还剩 {seconds:.1f} 秒", "done": "完成",
-        "queued": "t = {t} · 纯噪声 x_T · 排队中：第 {place} 位（服务器同时运行尽可能多的采样）", "shown": "保留了 {frames} 帧 · {engine}",
+        "queued": "t = {t} · 纯噪声 x_T · 排队中：第 {place} 位（服务器同时运行尽可能多的采样）", "shown": "保留了 {frames} 帧 · {where}",
+        "on_server": "在服务器上计算（{engine}）", "in_browser": "在本浏览器中计算（{backend}，{threads} 个线程）", "stopped": "已停止",
+        "fallback": "本浏览器无法计算（{reason}）：改在服务器上计算",
         "forward": "t = {t} · {origin}的前向过程 · {tail}", "noising": "加噪声中",
         "origin_run": "上一次采样的最终精灵图", "origin_seed": "种子 {seed} 的精灵图（DDIM，25 步）",
         "compare": "t = {t} · 前向过程与采样并排", "race_arm": "{name}：第 {done}/{total} 步 · {seconds:.1f} 秒",
@@ -154,6 +162,11 @@ def language(request: gr.Request | None) -> str:
     if asked in ("en", "zh"):
         return ZH if asked == "zh" else EN
     return ZH if request.headers.get("accept-language", "").strip().lower().startswith("zh") else EN
+
+
+def template(lang: str, key: str) -> str:
+    """One of LINES in `lang` with its {fields} unfilled, for the page's own sampler to fill in (demo/web/page.js)."""
+    return LINES[lang][key]
 
 
 def line(lang: str, key: str, **values) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from ddpm import Schedule
 
-from .request import (ALL_SPRITES, ANY_CLASS, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIX, SAMPLERS, VIEWS,
+from .request import (ALL_SPRITES, ANY_CLASS, COMPUTE, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIX, SAMPLERS, VIEWS,
                       RequestError, parse_mix)
 from ddpm.guidance import MIXED
 
@@ -87,6 +87,7 @@ def fields(classes: Sequence[str]) -> dict[str, tuple[str, Callable[[str], objec
         "t": ("t", _whole("t", 0, Schedule.T)),
         "present": ("present", _flag("present")),
         "pace": ("pace", _choice("pace", PACES)),
+        "compute": ("compute", _choice("compute", COMPUTE)),
     }
 
 

@@ -22,6 +22,7 @@ MIX = "mix"  # several classes at once, by the weights in the request's mix (the
 ALL_SPRITES = "all"
 SAMPLERS = ("DDPM", "DDIM")
 FORWARD_SOURCES = ("last run", "seed")
+COMPUTE = ("auto", "browser", "server")  # where a run is computed (demo/browser_run.py): the page's choice, `compute=` in a link
 # The page's settings before anyone touches them; parse_request's defaults. Steps: the sampler's own default.
 DEFAULTS = {"sampler": "DDPM", "seed": 0, "n": 16, "class_name": ANY_CLASS, "add_noise": True, "noise_scale": 1.0,
             "side_by_side": True, "guidance": DEFAULT_GUIDANCE, "mix": "hero 1, food 0.6"}

@@ -40,6 +40,9 @@ FPS = float(os.environ.get("DDPM_FPS", 4))
 TAIL = 50
 KEPT = 100
 T = TypeVar("T")
+# The server's precision (DDPM_PRECISION): fp32 everywhere, bf16, or auto, bf16 where the CPU multiplies it natively.
+# A browser run is compared with the server's in fp32 (docs/performance.md, "In the browser").
+PRECISIONS = {"fp32": False, "bf16": True, "auto": None}
 
 
 @functools.cache
@@ -72,12 +75,17 @@ def load_demo_model(weights: str | Path | None = None, openvino: bool | None = N
     """Load the weights (DDPM_WEIGHTS, else the demo's default) on the sampling thread, on the fastest engine.
 
     The page's default run is compiled for at once, so the first press waits for no compile. DDPM_OPENVINO=0 keeps
-    eager torch; errors are ddpm.CheckpointError."""
+    eager torch; DDPM_PRECISION (PRECISIONS) chooses fp32 or bf16, else the engine picks what pays on this CPU.
+    Errors are ddpm.CheckpointError, or ValueError for a precision it does not know."""
     weights = Path(weights or os.environ.get("DDPM_WEIGHTS") or DEFAULT_WEIGHTS)
     if openvino is None:
         openvino = os.environ.get("DDPM_OPENVINO", "1") != "0"
+    precision = os.environ.get("DDPM_PRECISION", "auto")
+    if precision not in PRECISIONS:
+        raise ValueError(f"DDPM_PRECISION must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    bf16 = PRECISIONS[precision]
     warm = (rows(parse_request()),)
-    fast = on_sampler_thread(lambda: fast_model(weights, "cpu", openvino=openvino, warm=warm))
+    fast = on_sampler_thread(lambda: fast_model(weights, "cpu", bf16=bf16, openvino=openvino, warm=warm))
     return DemoModel(fast, read_classes(weights), weights)
 
 
@@ -86,7 +94,8 @@ def rows(req: Request) -> int:
     return model_rows(req.n * (2 if req.side_by_side else 1), req.guidance, req.class_name is not None)
 
 
-def _context(req: Request) -> torch.Tensor | None:
+def context(req: Request) -> torch.Tensor | None:
+    """The (n, classes) context rows of `req`: its class, its mix, or None for no class."""
     if req.class_name == MIX:
         return mix_context(dict(req.mix), req.n, req.classes)
     return class_context(req.class_name, req.n, req.classes)
@@ -107,7 +116,7 @@ def denoise_frames(denoiser: Denoiser, req: Request, *, ends_only: bool = False,
     `ends_only`)."""
     x_T, noise = seeded_noise(req.seed, req.n)
     arms = 2 if req.side_by_side else 1
-    c = _context(req)
+    c = context(req)
     walk = sampler(req.kind, guide(denoiser, req.guidance, c), x_T, steps=req.steps, noise_scale=req.noise_scale,
                    noise=noise, context=c, side_by_side=req.side_by_side)
     timesteps = Schedule().respace(req.steps).t_model  # x_t's timestep after each step, for DDPM and DDIM alike

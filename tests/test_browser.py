@@ -1,8 +1,12 @@
 """A real browser: Debian's Chromium, headless, driven by playwright (no `playwright install`)."""
+import base64
 import contextlib
+import math
 import shutil
 import time
 
+import imageio.v3 as iio
+import numpy as np
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -184,3 +188,42 @@ def test_a_paced_run_plays_over_its_length(server):
         page.locator("#run").click()
         page.get_by_text("frames kept").first.wait_for(timeout=60_000)
         assert time.monotonic() - start >= 9.5  # 20 steps, computed in well under a second, shown over 10 s
+
+
+def sprites_of(url: str, n: int) -> np.ndarray:
+    """The n 16×16 sprites of a stage grid (a PNG data URL, 1 px gaps), as float (n, 16, 16, 3) in 0 … 255."""
+    grid = iio.imread(base64.b64decode(url.split(",", 1)[1]), extension=".png")[..., :3].astype(float)
+    ncol = math.ceil(math.sqrt(n))
+    return np.stack([grid[1 + r * 17:17 + r * 17, 1 + c * 17:17 + c * 17] for r, c in (divmod(i, ncol) for i in range(n))])
+
+
+def test_a_run_in_the_browser_draws_the_servers_sprites_and_stops(tmp_path):
+    """?compute=browser: the page computes the run, says so, and its sprites are the server's (fp32) within the bounds of
+    docs/performance.md; Stop ends it."""
+    gradio_client = pytest.importorskip("gradio_client")
+    from conftest import launched
+
+    with launched(tmp_path, {"DDPM_PRECISION": "fp32"}) as (url, _):
+        with demo_page(url + "?compute=browser", 20) as page:
+            page.get_by_role("button", name="Run", exact=True).click()
+            page.get_by_text("frames kept").first.wait_for(timeout=120_000)
+            status = page.locator("#status").inner_text()
+            assert "in this browser (WASM" in status, status
+            ours = [sprites_of(img.get_attribute("src"), 16) for img in page.locator("#stage img").all()]
+
+            # Stop ends a long run within a step: it ends short of its 500 steps and says so.
+            steps = page.get_by_role("spinbutton", name="number input for denoising steps")
+            steps.fill("500")
+            steps.press("Enter")
+            page.get_by_role("button", name="Run", exact=True).click()
+            page.get_by_text("steps/s").first.wait_for(timeout=60_000)
+            page.get_by_role("button", name="Stop", exact=True).click()
+            page.get_by_text("stopped").first.wait_for(timeout=30_000)
+            assert "500/500" not in page.locator("#status").inner_text()
+        job = gradio_client.Client(url, verbose=False).submit("DDPM", 20, 0, 16, "any", True, 1.0, True, "x_t", "all",
+                                                              api_name="/denoise")
+        stage = [out[0] for out in job if "left" in out[0]][-1]  # the last frame's (the last update skips it)
+    theirs = [sprites_of(stage[arm], 16) for arm in ("left", "right")]
+    for mine, server in zip(ours, theirs):
+        rms = np.sqrt(((mine - server) ** 2).mean(axis=(1, 2, 3)))  # per sprite, in 1/255 units
+        assert np.median(rms) <= 2 and rms.max() <= 8, rms.round(2)

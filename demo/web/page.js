@@ -1,0 +1,169 @@
+// The page's side of a run computed in this browser (demo/browser_run.py is the server's side). app.py's Run press calls
+// run(args) before its Python handler: with a plan asking for the browser, it walks the plan here (sampler.js), shows each
+// kept frame on the stage as it comes, and hands the frames to the handler, which keeps them for scrubbing and the files.
+// Without a usable runtime it leaves the run to the server.
+import {walk} from './sampler.js';
+import {SpriteNoise} from './noise.js';
+
+const VENDOR = new URL('./vendor/onnxruntime-web/', import.meta.url).href;
+const FPS = 25;  // frames a second the stage is redrawn at most: each is two PNGs made in this tab
+let stage = null;  // the stage's props (gr.HTML's js_on_load): setting .value re-renders it
+let runtime = null;  // the promise of {ort, nets, where} or of an error, made once per model
+let stopRequested = false;
+
+/** Called by the stage's js_on_load: the element to draw into. */
+export function attach(props) { stage = props; }
+
+export function stop() { stopRequested = true; }
+
+function fmt(template, values) {
+  return template.replace(/\{(\w+)(?::\.(\d)f)?\}/g, (_, name, digits) =>
+    (digits === undefined ? String(values[name]) : Number(values[name]).toFixed(Number(digits))));
+}
+
+function setStatus(text) {
+  // Text nodes only: the element's nodes stay Gradio's, which replaces them with the handler's status line at the end.
+  const box = document.querySelector('#status .prose') || document.querySelector('#status');
+  if (!box) return;
+  const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  while (walker.nextNode()) texts.push(walker.currentNode);
+  texts.forEach((node, k) => { node.nodeValue = k === 0 ? text : ''; });
+}
+
+async function load(plan) {
+  const ort = await import(VENDOR + 'ort.wasm.min.mjs');
+  ort.env.wasm.wasmPaths = VENDOR;
+  // Threads need a cross-origin isolated page (demo/isolation.py); without it, one thread still computes.
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  const options = {executionProviders: ['wasm'], graphOptimizationLevel: 'all'};
+  const nets = {main: await ort.InferenceSession.create(plan.model, options)};
+  if (plan.weak) nets.weak = await ort.InferenceSession.create(plan.weak, options);
+  // The self-check: ε̂ of a few fixed inputs against the server's eager fp32 torch (x from noise.js, as the server drew it).
+  const check = plan.check;
+  const rows = check.t.length;
+  const x = new SpriteNoise(0, Array.from({length: rows}, (_, i) => i)).draw();
+  const out = await nets.main.run({
+    x: new ort.Tensor('float32', x, [rows, 3, 16, 16]),
+    t: new ort.Tensor('int64', BigInt64Array.from(check.t.map(BigInt)), [rows]),
+    c: new ort.Tensor('float32', Float32Array.from(check.c.flat()), [rows, plan.n_cfeat]),
+  });
+  const worst = out.eps.data.reduce((m, v, k) => Math.max(m, Math.abs(v - check.eps[k])), 0);
+  if (!(worst <= check.tolerance)) throw new Error(`self-check: ε̂ differs from the server's by ${worst.toExponential(1)}`);
+  return {ort, nets, threads: ort.env.wasm.numThreads};
+}
+
+function ready(plan) {
+  if (!runtime || runtime.model !== plan.model) {
+    runtime = {model: plan.model, promise: load(plan).then(r => r, e => ({error: e}))};
+  }
+  return runtime.promise;
+}
+
+/** One arm's chosen view as a PNG data URL: the grid of all sprites (1 px white gaps), or one sprite. */
+function picture(views, plan, arm, view, sprite) {
+  const images = views[view];
+  const one = (k) => images.subarray((arm * plan.n + k) * 768, (arm * plan.n + k + 1) * 768);
+  const chosen = sprite === null ? null : Math.min(sprite, plan.n - 1);
+  const ncol = chosen === null ? Math.ceil(Math.sqrt(plan.n)) : 1;
+  const count = chosen === null ? plan.n : 1;
+  const nrow = Math.ceil(count / ncol);
+  const pad = chosen === null ? 1 : 0;
+  const w = ncol * (16 + pad) + pad, h = nrow * (16 + pad) + pad;
+  const canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(w, h);
+  img.data.fill(255);
+  for (let k = 0; k < count; k++) {
+    const src = one(chosen === null ? k : chosen);
+    const r = Math.floor(k / ncol), c = k % ncol;
+    for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
+      const at = ((pad + r * (16 + pad) + y) * w + pad + c * (16 + pad) + x) * 4;
+      img.data.set(src.subarray((y * 16 + x) * 3, (y * 16 + x) * 3 + 3), at);
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas.toDataURL('image/png');
+}
+
+function show(frame, plan, view, sprite) {
+  if (!stage) return;
+  stage.value = {
+    left: picture(frame.views, plan, 0, view, sprite),
+    right: plan.arms > 1 ? picture(frame.views, plan, 1, view, sprite) : null,
+    captions: plan.captions,
+  };
+}
+
+function status(frame, plan, elapsed) {
+  const lines = plan.lines;
+  if (frame.done === 0) return fmt(lines.start, {t: frame.t});
+  const rate = elapsed > 0 ? frame.done / elapsed : Infinity;
+  const tail = frame.done === plan.steps ? lines.done : fmt(lines.left, {seconds: (plan.steps - frame.done) / rate});
+  return fmt(lines.step, {t: frame.t, done: frame.done, total: plan.steps, rate, tail});
+}
+
+/** The frames for the server: gzip of [header length, header JSON, each frame's arms × views × sprites bytes], in base64. */
+async function pack(frames, plan, where, stopped) {
+  const header = new TextEncoder().encode(JSON.stringify({
+    n: plan.n, arms: plan.arms, total: plan.steps, stopped, where,
+    frames: frames.map(f => [f.t, f.done, f.elapsed]),
+  }));
+  const size = new Uint32Array([header.length]);
+  const parts = [new Uint8Array(size.buffer), header];
+  for (const f of frames) for (let arm = 0; arm < plan.arms; arm++) for (const v of f.views) {
+    parts.push(v.subarray(arm * plan.n * 768, (arm + 1) * plan.n * 768));
+  }
+  const gz = new Blob(parts).stream().pipeThrough(new CompressionStream('gzip'));
+  const bytes = new Uint8Array(await new Response(gz).arrayBuffer());
+  let text = '';
+  for (let k = 0; k < bytes.length; k += 0x8000) text += String.fromCharCode(...bytes.subarray(k, k + 0x8000));
+  return btoa(text);
+}
+
+/** The Run press's preprocessing: `args` are the handler's inputs, the plan and the frames' box last. */
+export async function run(args) {
+  const plan = args[args.length - 2];
+  const out = [...args];
+  out[out.length - 1] = '';
+  if (!plan || plan.compute === 'server') return out;
+  const rt = await ready(plan);
+  if (rt.error) {  // the server computes instead, and says so at the end of its status line
+    console.warn('ddpm: computing on the server:', rt.error);
+    setStatus(fmt(plan.lines.fallback, {reason: rt.error.message || String(rt.error)}));
+    return out;
+  }
+  const where = {backend: 'WASM', threads: rt.threads};
+  stopRequested = false;
+  const frames = [];
+  const start = performance.now();
+  const pace = plan.pace;  // null: as computed; else seconds to play the run over
+  let shown = -1, lastDraw = 0;
+  const draw = (force) => {
+    const now = performance.now();
+    const due = pace ? Math.max(0, ...frames.map((f, k) => (f.done / plan.steps) * pace * 1000 <= now - start ? k : 0)) : frames.length - 1;
+    if (due === shown || (!force && now - lastDraw < 1000 / FPS)) return;
+    shown = due;
+    lastDraw = now;
+    const frame = frames[due];
+    show(frame, plan, plan.view, plan.sprite);
+    setStatus(status(frame, plan, frame.elapsed));
+  };
+  for await (const f of walk(rt.ort, rt.nets, plan, () => stopRequested)) {
+    frames.push({...f, elapsed: (performance.now() - start) / 1000});
+    draw(f.done === 0);
+    await new Promise(r => setTimeout(r, 0));  // let the page paint and Stop be pressed
+  }
+  while (pace && !stopRequested && shown < frames.length - 1) {  // slow motion: play the rest at the pace
+    await new Promise(r => setTimeout(r, 1000 / FPS));
+    draw(false);
+  }
+  draw(true);
+  if (stopRequested) setStatus(`${status(frames[shown], plan, frames[shown].elapsed)} · ${plan.lines.stopped}`);
+  out[out.length - 1] = await pack(frames, plan, where, stopRequested);
+  return out;
+}
+
+window.ddpmPage = {attach, run, stop};
