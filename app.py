@@ -8,8 +8,6 @@ import sys
 
 import gradio as gr
 
-from starlette.middleware import Middleware
-
 from demo import (ALL_SPRITES, ANY_CLASS, COMPUTE, DDIM_STEPS, DEFAULTS, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED,
                   MAX_SPRITES, MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError)
 from demo.browser import (ACTION_AFTER_RUN, COPY_LINK, ON_LOAD, PAGE_CSS, RUN_IF_ASKED, STOP_IN_BROWSER, TOGGLE_CONTROLS, run_in_browser,
@@ -19,7 +17,7 @@ from demo.components import unchecked
 from demo.link import PACES
 from demo.handlers import (compare, default_steps, denoise, downloads, final_frame, first_schedule_image, forward, link, model, open_link,
                            plan_run, race, random_seed, same, scrubber, show_frame)
-from demo.isolation import CrossOriginIsolation
+from demo.isolation import app_kwargs
 from demo.i18n import label, page
 
 I18N = page()  # the page's words, English and Chinese (demo/i18n.py)
@@ -148,4 +146,4 @@ if __name__ == "__main__":
     # Past MAX_VIEWERS watching and as many waiting, a new request is refused with Gradio's "queue is full" message.
     demo.queue(default_concurrency_limit=4, max_size=MAX_VIEWERS).launch(
         show_error=True, i18n=I18N, max_threads=MAX_VIEWERS + 16, css=PAGE_CSS,
-        app_kwargs={"middleware": [Middleware(CrossOriginIsolation)]})  # WASM threads for the page's sampler
+        app_kwargs=app_kwargs())  # cross-origin isolated: WASM threads for the page's sampler

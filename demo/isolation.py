@@ -7,6 +7,8 @@ load (a Space's own, say) load without credentials instead of being blocked. Wit
 inside its hub page, the page's sampler runs on one thread."""
 from __future__ import annotations
 
+from starlette.middleware import Middleware
+
 HEADERS = [(b"cross-origin-opener-policy", b"same-origin"), (b"cross-origin-embedder-policy", b"credentialless")]
 
 
@@ -28,3 +30,8 @@ class CrossOriginIsolation:
             await send(message)
 
         await self.app(scope, receive, send_isolated)
+
+
+def app_kwargs() -> dict:
+    """Gradio's launch(app_kwargs=...) for an isolated page: its FastAPI app with this middleware."""
+    return {"middleware": [Middleware(CrossOriginIsolation)]}

@@ -216,7 +216,7 @@ def test_a_run_in_the_browser_draws_the_servers_sprites_and_stops(tmp_path):
             steps.fill("500")
             steps.press("Enter")
             page.get_by_role("button", name="Run", exact=True).click()
-            page.get_by_text("steps/s").first.wait_for(timeout=60_000)
+            page.get_by_text("/500 · ").first.wait_for(timeout=60_000)  # the long run's own status, computing
             page.get_by_role("button", name="Stop", exact=True).click()
             page.get_by_text("stopped").first.wait_for(timeout=30_000)
             assert "500/500" not in page.locator("#status").inner_text()
