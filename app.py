@@ -17,7 +17,7 @@ from demo.components import unchecked
 from demo.link import PACES
 from demo.handlers import (compare, default_steps, denoise, downloads, final_frame, first_schedule_image, forward, link, model, open_link,
                            plan_run, race, random_seed, same, scrubber, show_frame)
-from demo.isolation import app_kwargs
+from demo.launch import launch
 from demo.i18n import label, page
 
 I18N = page()  # the page's words, English and Chinese (demo/i18n.py)
@@ -144,6 +144,5 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
 
 if __name__ == "__main__":
     # Past MAX_VIEWERS watching and as many waiting, a new request is refused with Gradio's "queue is full" message.
-    demo.queue(default_concurrency_limit=4, max_size=MAX_VIEWERS).launch(
-        show_error=True, i18n=I18N, max_threads=MAX_VIEWERS + 16, css=PAGE_CSS,
-        app_kwargs=app_kwargs())  # cross-origin isolated: WASM threads for the page's sampler
+    launch(demo.queue(default_concurrency_limit=4, max_size=MAX_VIEWERS), show_error=True, i18n=I18N, max_threads=MAX_VIEWERS + 16,
+           css=PAGE_CSS)  # cross-origin isolated: WASM threads for the page's sampler

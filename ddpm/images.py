@@ -49,7 +49,10 @@ def write_animation(frames: Sequence[np.ndarray], path: str | Path, fps: int = 2
     path = Path(path)
     frames = list(frames) + [frames[-1]] * hold_last
     if path.suffix == ".gif":
-        iio.imwrite(path, np.stack(frames), extension=".gif", duration=1000 / fps, loop=0)
+        # Each frame's own palette by fast octree: a twelfth of the CPU of the default median cut, and sprites have
+        # few colours anyway (docs/performance.md, "In the browser").
+        images = [Image.fromarray(f).quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE) for f in frames]
+        images[0].save(path, save_all=True, append_images=images[1:], duration=1000 / fps, loop=0)
     elif path.suffix == ".mp4":
         # imageio-ffmpeg; H.264 wants sides divisible by 2, which pads odd frames.
         imageio.v2.mimwrite(path, frames, fps=fps, macro_block_size=2)

@@ -1,12 +1,13 @@
 """Time a demo run as a visitor sees it: headless Chromium clicks Run on a running app (information only).
 
-    python scripts/browser_timing.py http://127.0.0.1:7860/ [--steps 500] [--server-pid PID] [--screenshot assets/screenshot.png]
+    python scripts/browser_timing.py 'http://127.0.0.1:7860/?compute=browser' [--steps 500] [--server-pid PID] [--screenshot F]
 
 On a Space the browser runs on the visitor's machine; here it shares the server's two cores, so these
 times are an upper bound on what a visitor waits for. scripts/first_runs.py times the API alone.
 
 Prints the time from the click to the first frame, the frames that reached the page, and the time to "done";
-with --server-pid, also the CPU seconds the server and Chromium used in each run (read from /proc, Linux).
+with --server-pid, also the CPU seconds the server and Chromium used in each run, its files (GIF, MP4, PNG) included
+(read from /proc, Linux). `?compute=browser` or `?compute=server` in the address chooses where the runs compute.
 """
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
 
 
 def cpu_seconds(pid: int | str) -> float:
-    """User + system CPU time of a process so far (0 if it is gone)."""
+    """User + system CPU time of a process so far, its finished children's (ffmpeg's) included (0 if it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _comm(pid: str) -> str:
@@ -71,6 +72,7 @@ def main() -> None:
             # Seeds 0, 1, …: a finished run is kept, and pressing Run on it again replays it instead of sampling.
             seed.fill(str(i))
             seed.press("Enter")
+            before = set(page.locator('a[href$="/final.png"]').evaluate_all("els => els.map(e => e.href)"))
             cpu0 = (cpu_seconds(a.server_pid), chromium_seconds()) if a.server_pid else None
             page.evaluate("() => { window.__frames = []; window.__click = performance.now(); }")
             run.click()
@@ -82,8 +84,10 @@ def main() -> None:
                   f"updates reached the page ({len(frames) / total:.1f}/s); last frame after {total:.1f} s; "
                   f"status: {status.first.inner_text()}")
             if cpu0:
-                print(f"       CPU in that run: server {cpu_seconds(a.server_pid) - cpu0[0]:.1f} s, "
-                      f"Chromium {chromium_seconds() - cpu0[1]:.1f} s (the run's end includes writing the GIF and MP4)")
+                page.wait_for_function("(before) => [...document.querySelectorAll('a[href$=\"/final.png\"]')]"
+                                       ".some(a => !before.includes(a.href))", arg=sorted(before), timeout=120_000, polling=200)
+                print(f"       CPU in that run, its files included: server {cpu_seconds(a.server_pid) - cpu0[0]:.2f} s, "
+                      f"Chromium {chromium_seconds() - cpu0[1]:.1f} s")
         if a.screenshot:
             page.wait_for_timeout(1000)
             page.screenshot(path=a.screenshot, full_page=True)
