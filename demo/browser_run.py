@@ -26,6 +26,7 @@ from .runner import context
 
 WEB = Path(__file__).resolve().parent / "web"  # the page's scripts and the vendored runtime, served as static files
 CHECK_TOLERANCE = 1e-3  # |ε̂| difference allowed in the page's self-check: float32 round-off is ~1e-5, a wrong model ~1
+FALLBACK = "fallback"  # what the page sends instead of frames when it cannot compute (its runtime or self-check failed)
 MAX_PAYLOAD = 64 * 2**20  # bytes of frames a page may send, unpacked: 101 frames of 64 sprites, two arms, are 30 MB
 
 
@@ -80,7 +81,7 @@ def plan(req: Request, weights: Path, check: dict, kept: list[int], *, view: int
         "model": file_url(onnx_path(weights)), "weak": None, "check": check,
         "view": view, "sprite": sprite, "pace": pace,
         "captions": [line(lang, "with_noise"), line(lang, "without_noise")],
-        "lines": {key: template(lang, key) for key in ("start", "step", "left", "done", "fallback", "stopped")},
+        "lines": {key: template(lang, key) for key in ("start", "step", "left", "done", "stopped")},
     }
 
 

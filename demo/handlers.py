@@ -13,7 +13,7 @@ import gradio as gr
 from ddpm import Schedule
 from ddpm.sampler import default_steps as steps_of
 
-from .browser_run import plan, read_frames, self_check, where
+from .browser_run import FALLBACK, plan, read_frames, self_check, where
 from .export import render, save_journey, save_run
 from .forward import forward_frames
 from .frames import Frame
@@ -125,7 +125,7 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
     served, lang = model(), language(request)
     req, v, s = _checked(lang, served, sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite,
                          guidance, mix)
-    if browser:
+    if browser and browser != FALLBACK:
         yield from _computed_in_browser(browser, req, v, s, lang)
         return
     run = join_run(served.fast, req)  # one computation for every viewer of the same request
@@ -141,7 +141,8 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
         yield stage, frame.status_in(lang), plot, gr.skip()
     frames = list(run.frames)  # every frame of the run, a late viewer's included
     shown = line(lang, "shown", frames=len(frames), where=line(lang, "on_server", engine=served.fast.name))
-    yield gr.skip(), f"{frames[-1].status_in(lang)} · {shown}", gr.skip(), frames
+    why = [line(lang, "fallback")] if browser == FALLBACK else []
+    yield gr.skip(), " · ".join([frames[-1].status_in(lang), shown, *why]), gr.skip(), frames
 
 
 def _computed_in_browser(payload: str, req, view: int, sprite: int | None, lang: str):

@@ -196,3 +196,19 @@ def test_no_update_of_a_run_leaves_the_schedule_picture_empty(monkeypatch):
     monkeypatch.setattr(handlers, "gap", lambda: 1.0)  # as with twelve watching: a new picture every 2 s at most
     updates = list(handlers.denoise("DDPM", 3, 4242, 2, "any", True, 1.0, True))
     assert len(updates) >= 3 and all(u[2] is not None for u in updates[:-1])  # the last only adds the frames
+
+
+def test_the_page_is_cross_origin_isolated_and_serves_the_browsers_sampler(server):
+    """WASM threads need COOP and COEP on the page; the page's sampler, its runtime and the model are served here."""
+    import urllib.request
+
+    from demo.browser_run import WEB, file_url
+    from ddpm.web_model import onnx_path
+
+    with urllib.request.urlopen(server) as page:
+        assert page.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert page.headers["Cross-Origin-Embedder-Policy"] == "credentialless"
+    runtime = WEB / "vendor" / "onnxruntime-web" / "ort-wasm-simd-threaded.wasm"
+    for path in (WEB / "page.js", runtime, onnx_path(ROOT / "weights" / "sprites.safetensors")):
+        with urllib.request.urlopen(server.rstrip("/") + file_url(path)) as got:
+            assert got.status == 200 and got.headers["Cross-Origin-Embedder-Policy"] == "credentialless", path

@@ -10,6 +10,7 @@ const FPS = 25;  // frames a second the stage is redrawn at most: each is two PN
 let stage = null;  // the stage's props (gr.HTML's js_on_load): setting .value re-renders it
 let runtime = null;  // the promise of {ort, nets, where} or of an error, made once per model
 let stopRequested = false;
+const FALLBACK = 'fallback';  // the frames' box when this browser cannot compute (demo/browser_run.py's FALLBACK)
 
 /** Called by the stage's js_on_load: the element to draw into. */
 export function attach(props) { stage = props; }
@@ -21,14 +22,28 @@ function fmt(template, values) {
     (digits === undefined ? String(values[name]) : Number(values[name]).toFixed(Number(digits))));
 }
 
-function setStatus(text) {
-  // Text nodes only: the element's nodes stay Gradio's, which replaces them with the handler's status line at the end.
+// The status line is Gradio's element: a run writes into its text nodes only, and puts them back as they were before
+// the handler's own line arrives, since Gradio redraws the element only when its value changes.
+function statusTexts() {
   const box = document.querySelector('#status .prose') || document.querySelector('#status');
-  if (!box) return;
-  const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
   const texts = [];
-  while (walker.nextNode()) texts.push(walker.currentNode);
-  texts.forEach((node, k) => { node.nodeValue = k === 0 ? text : ''; });
+  if (!box) return texts;
+  const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) texts.push([walker.currentNode, walker.currentNode.nodeValue]);
+  return texts;
+}
+
+let savedStatus = null;
+
+function setStatus(text) {
+  const texts = statusTexts();
+  savedStatus ??= texts;
+  texts.forEach(([node], k) => { node.nodeValue = k === 0 ? text : ''; });
+}
+
+function restoreStatus() {
+  (savedStatus || []).forEach(([node, value]) => { node.nodeValue = value; });
+  savedStatus = null;
 }
 
 async function load(plan) {
@@ -132,7 +147,7 @@ export async function run(args) {
   const rt = await ready(plan);
   if (rt.error) {  // the server computes instead, and says so at the end of its status line
     console.warn('ddpm: computing on the server:', rt.error);
-    setStatus(fmt(plan.lines.fallback, {reason: rt.error.message || String(rt.error)}));
+    out[out.length - 1] = FALLBACK;
     return out;
   }
   const where = {backend: 'WASM', threads: rt.threads};
@@ -161,8 +176,10 @@ export async function run(args) {
     draw(false);
   }
   draw(true);
-  if (stopRequested) setStatus(`${status(frames[shown], plan, frames[shown].elapsed)} · ${plan.lines.stopped}`);
-  out[out.length - 1] = await pack(frames, plan, where, stopRequested);
+  const stopped = stopRequested;
+  if (stopped) setStatus(`${status(frames[shown], plan, frames[shown].elapsed)} · ${plan.lines.stopped}`);
+  out[out.length - 1] = await pack(frames, plan, where, stopped);
+  if (!stopped) restoreStatus();  // a stopped run's line stays: Stop may cancel the handler that would replace it
   return out;
 }
 
