@@ -31,20 +31,25 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n", type=int, default=16)
+    p.add_argument("--sampler", default="DDPM", choices=["DDPM", "DDIM"])
+    p.add_argument("--class-name", default="any", help="any, mixed, or a class")
+    p.add_argument("--guidance", type=float, default=4.0)
     a = p.parse_args()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page()
-        page.goto(f"{a.url}?compute=browser&steps={a.steps}&seed={a.seed}&sprites={a.n}&run=1")
+        page.goto(f"{a.url}?compute=browser&sampler={a.sampler}&steps={a.steps}&seed={a.seed}&sprites={a.n}"
+                  f"&class={a.class_name}&w={a.guidance:g}&run=1")
         page.get_by_text("frames kept").first.wait_for(timeout=600_000)
         print("browser:", page.locator("#status").inner_text())
         ours = [sprites_of(img.get_attribute("src"), a.n) for img in page.locator("#stage img").all()]
         browser.close()
-    job = gradio_client.Client(a.url, verbose=False).submit("DDPM", a.steps, a.seed, a.n, "any", True, 1.0, True, "x_t", "all",
-                                                            api_name="/denoise")
+    job = gradio_client.Client(a.url, verbose=False).submit(a.sampler, a.steps, a.seed, a.n, a.class_name, True, 1.0, True, "x_t",
+                                                            "all", a.guidance, "hero 1, food 0.6", api_name="/denoise")
     outs = list(job)
     print("server: ", outs[-1][1])
-    theirs = [sprites_of(outs_stage, a.n) for outs_stage in ([o[0] for o in outs if "left" in o[0]][-1][arm] for arm in ("left", "right"))]
+    stage = [o[0] for o in outs if "left" in o[0]][-1]
+    theirs = [sprites_of(stage[arm], a.n) for arm in ("left", "right") if stage.get(arm)]
     for name, mine, server in zip(("with noise", "z = 0"), ours, theirs):
         rms = np.sqrt(((mine - server) ** 2).mean(axis=(1, 2, 3)))
         print(f"{name}: RMS per sprite (1/255) median {np.median(rms):.2f}, worst {rms.max():.2f}; all {np.round(rms, 2).tolist()}")
