@@ -51,14 +51,13 @@ async function load(plan) {
   ort.env.wasm.wasmPaths = VENDOR;
   // Threads need a cross-origin isolated page (demo/isolation.py); without it, one thread still computes.
   ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-  const options = {executionProviders: ['wasm'], graphOptimizationLevel: 'all'};
-  const nets = {main: await ort.InferenceSession.create(plan.model, options)};
-  if (plan.weak) nets.weak = await ort.InferenceSession.create(plan.weak, options);
+  const nets = {main: await sessions(ort, plan.model)};
+  if (plan.weak) nets.weak = await sessions(ort, plan.weak);
   // The self-check: ε̂ of a few fixed inputs against the server's eager fp32 torch (x from noise.js, as the server drew it).
   const check = plan.check;
   const rows = check.t.length;
   const x = new SpriteNoise(0, Array.from({length: rows}, (_, i) => i)).draw();
-  const out = await nets.main.run({
+  const out = await (await nets.main(rows)).run({
     x: new ort.Tensor('float32', x, [rows, 3, 16, 16]),
     t: new ort.Tensor('int64', BigInt64Array.from(check.t.map(BigInt)), [rows]),
     c: new ort.Tensor('float32', Float32Array.from(check.c.flat()), [rows, plan.n_cfeat]),
@@ -66,6 +65,21 @@ async function load(plan) {
   const worst = out.eps.data.reduce((m, v, k) => Math.max(m, Math.abs(v - check.eps[k])), 0);
   if (!(worst <= check.tolerance)) throw new Error(`self-check: ε̂ differs from the server's by ${worst.toExponential(1)}`);
   return {ort, nets, threads: ort.env.wasm.numThreads};
+}
+
+/** A net as `rows => session`: one session a batch size, made on first use, since a session whose batch is fixed
+ * (freeDimensionOverrides) runs about a fifth faster than one for any batch (docs/performance.md, "In the browser"). */
+async function sessions(ort, url) {
+  const model = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const made = new Map();
+  return (rows) => {
+    if (!made.has(rows)) {
+      made.set(rows, ort.InferenceSession.create(model, {
+        executionProviders: ['wasm'], graphOptimizationLevel: 'all', freeDimensionOverrides: {batch: rows},
+      }));
+    }
+    return made.get(rows);
+  };
 }
 
 function ready(plan) {

@@ -3,8 +3,9 @@
 // the steps whose frames are kept. Noise comes from noise.js, bit for bit the server's.
 import {PER_DRAW, SpriteNoise} from './noise.js';
 
-/** ε̂(x_t, t, c) for `rows` sprites from one ONNX session (ddpm/web_model.py's inputs). */
-export async function epsilon(ort, session, x, t, c, rows, nCfeat) {
+/** ε̂(x_t, t, c) for `rows` sprites from a net: `net(rows)` gives its ONNX session for that batch (ddpm/web_model.py's inputs). */
+export async function epsilon(ort, net, x, t, c, rows, nCfeat) {
+  const session = await net(rows);
   const feeds = {
     x: new ort.Tensor('float32', x, [rows, 3, 16, 16]),
     t: new ort.Tensor('int64', BigInt64Array.from({length: rows}, () => BigInt(t)), [rows]),
