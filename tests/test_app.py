@@ -212,3 +212,13 @@ def test_the_page_is_cross_origin_isolated_and_serves_the_browsers_sampler(serve
     for path in (WEB / "page.js", runtime, onnx_path(ROOT / "weights" / "sprites.safetensors")):
         with urllib.request.urlopen(server.rstrip("/") + file_url(path)) as got:
             assert got.status == 200 and got.headers["Cross-Origin-Embedder-Policy"] == "credentialless", path
+
+
+def test_frames_from_a_page_are_checked_and_a_page_that_cannot_compute_gets_a_server_run(server):
+    """The last two inputs are the page's own (its plan and its frames): frames not of this run are refused with a
+    message; "fallback" (the page could not compute) makes the server compute, and its line says why."""
+    c = client(server)
+    with pytest.raises(Exception, match="the page's frames could not be read"):
+        c.predict(*denoise_args(steps=3), 4.0, "hero 1", None, "bm90IGZyYW1lcw==", api_name="/denoise")
+    status = c.predict(*denoise_args(steps=3), 4.0, "hero 1", None, "fallback", api_name="/denoise")[1]
+    assert "on the server" in status and status.endswith("this browser could not compute it")
