@@ -8,8 +8,8 @@ import sys
 
 import gradio as gr
 
-from demo import (ALL_SPRITES, ANY_CLASS, COMPUTE, DDIM_STEPS, DEFAULTS, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED,
-                  MAX_SPRITES, MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError)
+from demo import (ALL_SPRITES, ANY_CLASS, COMPUTE, DDIM_STEPS, DEFAULTS, FORWARD_SOURCES, MAX_AUTOGUIDANCE, MAX_GUIDANCE, MAX_NOISE_SCALE,
+                  MAX_SEED, MAX_SPRITES, MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError)
 from demo.browser import (ACTION_AFTER_RUN, COPY_LINK, ON_LOAD, PAGE_CSS, RUN_IF_ASKED, STOP_IN_BROWSER, TOGGLE_CONTROLS, run_in_browser,
                           stage_on_load)
 from demo.browser_run import page_url, served_files
@@ -63,6 +63,9 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
             add_noise = gr.Checkbox(value=DEFAULTS["add_noise"], label=I18N("add_noise"))
             noise_scale = unchecked(gr.Slider(0, MAX_NOISE_SCALE, value=DEFAULTS["noise_scale"], step=0.05, label=I18N("noise_scale")))
             side_by_side = gr.Checkbox(value=DEFAULTS["side_by_side"], label=I18N("side_by_side"))
+            # Offered where a weak net ships beside the weights (weights/README.md says why its default is what it is).
+            autoguidance = unchecked(gr.Slider(1, MAX_AUTOGUIDANCE, value=DEFAULTS["autoguidance"], step=0.1, label=I18N("autoguidance"),
+                                               info=I18N("autoguidance_info"), visible=model().weak is not None))
             compute = gr.Radio([(I18N(f"compute_{c}"), c) for c in COMPUTE], value=COMPUTE[0], label=I18N("compute"), elem_id="compute")
             link_btn = gr.Button(I18N("link"), size="sm")
             link_box = gr.Textbox(label=I18N("link_box"), buttons=["copy"])
@@ -106,8 +109,8 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     planned = gr.JSON(None, visible=False)
     browser_frames = gr.Textbox("", visible=False)
 
-    # guidance and mix last, so that API calls written before them still work (they have defaults).
-    inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance, mix]
+    # guidance, mix and autoguidance last, so that API calls written before them still work (they have defaults).
+    inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance, mix, autoguidance]
     # Runs, the forward process and races all wait on the one batcher (demo/batcher.py), not on Gradio's queue.
     runs = dict(concurrency_limit=MAX_VIEWERS, concurrency_id="runs", show_progress="hidden")
     plan_event = run_btn.click(plan_run, [*inputs, paced, compute], planned, api_visibility="private", show_progress="hidden")
@@ -130,7 +133,8 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only
         trigger(show_frame, [frames, scrub, view, sprite], [stage, status, plot], api_visibility="private")
     # Every setting in the address (demo/link.py): set on load, and a link to the settings on demand.
-    linked = [sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace, compute]
+    linked = [sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace, compute,
+              autoguidance]
     demo.load(open_link, None, [*linked, status, after, stage], js=ON_LOAD, api_visibility="private").then(None, js=RUN_IF_ASKED)
     link_btn.click(link, linked, link_box, api_visibility="private").then(None, link_box, link_box, js=COPY_LINK)
     present_toggle.click(None, js=TOGGLE_CONTROLS)

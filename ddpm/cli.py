@@ -153,8 +153,8 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
 
 
-def cmd_bench(a: argparse.Namespace, demo_case: Callable[[Engine, int], Callable[[int], object]] | None = None) -> None:
-    """`bench`; `python -m demo.bench` calls it with the demo's case (demo_case(engine, steps) → seed → a run)."""
+def cmd_bench(a: argparse.Namespace, demo_case: Callable[[Engine, Path, int], Callable[[int], object]] | None = None) -> None:
+    """`bench`; `python -m demo.bench` calls it with the demo's case (demo_case(engine, weights, steps) → seed → a run)."""
     from .bench import default_cases, run_bench, save
 
     if a.ddim_steps > a.T:
@@ -164,7 +164,7 @@ def cmd_bench(a: argparse.Namespace, demo_case: Callable[[Engine, int], Callable
     weights = a.weights or DEFAULT_WEIGHTS
     model = load_model(weights, device="cpu")
     fast = fast_model(weights, "cpu")
-    demo = demo_case(fast, a.T) if demo_case else None
+    demo = demo_case(fast, Path(weights), a.T) if demo_case else None
     result = run_bench(model, default_cases(a.ddim_steps), Schedule(T=a.T), repeats=a.repeats, fast=fast, demo=demo)
     result["weights"] = str(weights)
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)

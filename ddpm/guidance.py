@@ -82,7 +82,7 @@ def guide(model: Denoiser, weight: float, context: Tensor | None) -> Denoiser:
     return guided if guides(weight, context is not None) else model
 
 
-DEFAULT_AUTOGUIDANCE = 1.0  # ω where a weak net ships beside the weights; 1 is the main net alone (weights/README.md)
+DEFAULT_AUTOGUIDANCE = 2.0  # ω where a weak net ships beside the weights; 1 is the main net alone (weights/README.md)
 
 
 class AutoGuided:

@@ -6,12 +6,12 @@ from ddpm import CheckpointError, Schedule
 from ddpm.guidance import MIXED
 from ddpm.sampler import default_steps
 
-from .request import (ALL_SPRITES, ANY_CLASS, COMPUTE, DEFAULTS, FORWARD_SOURCES, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIX,
-                      SAMPLERS, VIEWS)
+from .request import (ALL_SPRITES, ANY_CLASS, COMPUTE, DEFAULTS, FORWARD_SOURCES, MAX_AUTOGUIDANCE, MAX_GUIDANCE, MAX_NOISE_SCALE,
+                      MAX_SEED, MAX_SPRITES, MIX, SAMPLERS, VIEWS)
 from .runner import MAX_VIEWERS
 
 T = Schedule.T  # the course's number of steps
 DDIM_STEPS = default_steps("ddim")
 
-__all__ = ["ALL_SPRITES", "ANY_CLASS", "COMPUTE", "CheckpointError", "DDIM_STEPS", "DEFAULTS", "FORWARD_SOURCES", "MAX_GUIDANCE",
-           "MAX_NOISE_SCALE", "MAX_SEED", "MAX_SPRITES", "MAX_VIEWERS", "MIX", "MIXED", "SAMPLERS", "T", "VIEWS"]
+__all__ = ["ALL_SPRITES", "ANY_CLASS", "COMPUTE", "CheckpointError", "DDIM_STEPS", "DEFAULTS", "FORWARD_SOURCES", "MAX_AUTOGUIDANCE",
+           "MAX_GUIDANCE", "MAX_NOISE_SCALE", "MAX_SEED", "MAX_SPRITES", "MAX_VIEWERS", "MIX", "MIXED", "SAMPLERS", "T", "VIEWS"]

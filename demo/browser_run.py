@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ddpm import Schedule, load_model
+from ddpm.checkpoint import weak_path
 from ddpm.guidance import guides
 from ddpm.web_model import check_inputs, onnx_path
 
@@ -36,8 +37,10 @@ def file_url(path: Path) -> str:
 
 
 def served_files(weights: Path) -> list[Path]:
-    """What Gradio serves for the page's sampler: its scripts and runtime, and the ONNX model of `weights`."""
-    return [WEB, onnx_path(weights)]
+    """What Gradio serves for the page's sampler: its scripts and runtime, and the ONNX models of `weights` and of the weak
+    net beside them, if there."""
+    weak = onnx_path(weak_path(weights))
+    return [WEB, onnx_path(weights), *([weak] if weak_path(weights).is_file() else [])]
 
 
 def page_url() -> str:
@@ -62,14 +65,16 @@ def self_check(weights: Path) -> dict:
     return {"t": t.tolist(), "c": c.tolist(), "eps": eps.flatten().tolist(), "tolerance": CHECK_TOLERANCE}
 
 
-def plan(req: Request, weights: Path, check: dict, kept: list[int], *, view: int, sprite: int | None, pace: float | None,
-         lang: str, compute: str) -> dict:
-    """Everything the page's sampler needs for `req`: the walk, the noise's seed, the context, guidance, frames to keep,
-    what to show, and the status lines in the viewer's language."""
+def plan(req: Request, weights: Path, weak: Path | None, check: dict, kept: list[int], *, view: int, sprite: int | None,
+         pace: float | None, lang: str, compute: str) -> dict:
+    """Everything the page's sampler needs for `req`: the walk, the noise's seed, the context, guidance and autoguidance (by
+    the `weak` net's ONNX model, where one is served), frames to keep, what to show, and the status lines in the viewer's
+    language."""
     if compute == "server":
         return {"compute": "server"}
     schedule = _schedule(req.steps)
     conditional = req.class_name is not None
+    autoguidance = req.autoguidance if weak is not None else 1.0  # as ddpm.guidance.autoguide: no weak net, the net alone
     return {
         "compute": compute, "kind": req.kind, "steps": req.steps, "seed": req.seed, "n": req.n,
         "arms": 2 if req.side_by_side else 1, "noise_scale": req.noise_scale,
@@ -77,8 +82,8 @@ def plan(req: Request, weights: Path, check: dict, kept: list[int], *, view: int
                      "t_model": schedule["t_model"]},
         "context": None if (c := context(req)) is None else c.tolist(),
         "guidance": req.guidance if guides(req.guidance, conditional) else 0.0,
-        "autoguidance": 1.0, "n_cfeat": len(req.classes), "kept": kept,
-        "model": file_url(onnx_path(weights)), "weak": None, "check": check,
+        "autoguidance": autoguidance, "n_cfeat": len(req.classes), "kept": kept,
+        "model": file_url(onnx_path(weights)), "weak": file_url(onnx_path(weak)) if autoguidance != 1 else None, "check": check,
         "view": view, "sprite": sprite, "pace": pace,
         "captions": [line(lang, "with_noise"), line(lang, "without_noise")],
         "lines": {key: template(lang, key) for key in ("start", "step", "left", "done", "stopped")},

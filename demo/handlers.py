@@ -11,6 +11,7 @@ import time
 import gradio as gr
 
 from ddpm import Schedule
+from ddpm.checkpoint import weak_path
 from ddpm.sampler import default_steps as steps_of
 
 from .browser_run import FALLBACK, plan, read_frames, self_check, where
@@ -65,7 +66,7 @@ def forward(seed: float = DEFAULTS["seed"], n: float = DEFAULTS["n"], source: st
     else:  # a seed's sprites, drawn quickly: DDIM in 25 steps, unconditional
         frames = None
         last = None
-        for last in join_run(model().fast, req, ends_only=True).watch():
+        for last in join_run(model().denoiser(req.autoguidance), req, ends_only=True).watch():
             pass
         sprites, origin = last.arms[0][0], line(lang, "origin_seed", seed=req.seed)
     shown: list[Frame] = []
@@ -93,30 +94,34 @@ def compare(t: int, forward_shown: list[Frame] | None, frames: list[Frame] | Non
 
 
 def _checked(lang: str, served: DemoModel, sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite,
-             guidance, mix):
+             guidance, mix, autoguidance):
     try:
         req = parse_request(sampler=sampler, steps=steps, seed=seed, n=n, class_name=class_name, add_noise=add_noise,
-                            noise_scale=noise_scale, side_by_side=side_by_side, guidance=guidance, mix=mix, classes=served.classes)
+                            noise_scale=noise_scale, side_by_side=side_by_side, guidance=guidance, mix=mix, autoguidance=autoguidance,
+                            classes=served.classes)
         return req, *parse_view(view, sprite)
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
 
 
 def plan_run(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float, side_by_side: bool,
-             view: str, sprite: str, guidance: float, mix: str, pace: str, compute: str, request: gr.Request = None) -> dict:
+             view: str, sprite: str, guidance: float, mix: str, autoguidance: float, pace: str, compute: str,
+             request: gr.Request = None) -> dict:
     """The plan of a run for the page's own sampler (demo/browser_run.py), or {"compute": "server"}; bad input: the run's error."""
     served, lang = model(), language(request)
     req, v, s = _checked(lang, served, sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite,
-                         guidance, mix)
+                         guidance, mix, autoguidance)
     compute = compute if compute in COMPUTE else COMPUTE[0]
     check = on_sampler_thread(lambda: self_check(served.weights)) if compute != "server" else {}
-    return plan(req, served.weights, check, sorted(kept_steps(req.steps)), view=v, sprite=s,
+    weak = weak_path(served.weights) if served.weak is not None else None
+    return plan(req, served.weights, weak, check, sorted(kept_steps(req.steps)), view=v, sprite=s,
                 pace=None if pace in (None, "live") else float(pace), lang=lang, compute=compute)
 
 
 def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
             side_by_side: bool, view: str = VIEWS[0], sprite: str = ALL_SPRITES, guidance: float = DEFAULTS["guidance"], mix: str = "",
-            pace: str = "live", planned: dict | None = None, browser: str = "", request: gr.Request = None):
+            autoguidance: float = DEFAULTS["autoguidance"], pace: str = "live", planned: dict | None = None, browser: str = "",
+            request: gr.Request = None):
     """Stream a run: both arms, status line and schedule marker per frame; at the end, its frames for scrubbing and downloads.
 
     `pace` (the page's, not the API's: a gr.State): "live", or the seconds to play the run back over (demo/link.PACES).
@@ -124,11 +129,11 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
     `planned`, the plan it followed, is the page's alone."""
     served, lang = model(), language(request)
     req, v, s = _checked(lang, served, sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite,
-                         guidance, mix)
+                         guidance, mix, autoguidance)
     if browser and browser != FALLBACK:
-        yield from _computed_in_browser(browser, req, v, s, lang)
+        yield from _computed_in_browser(browser, req, v, s, lang, served)
         return
-    run = join_run(served.fast, req)  # one computation for every viewer of the same request
+    run = join_run(served.denoiser(req.autoguidance), req)  # one computation for every viewer of the same request
     plot, plotted = None, -math.inf  # the first update always carries a picture: None would clear it
     for frame in run.watch(gap=gap, pace=None if pace in (None, "live") else float(pace)):
         now = time.monotonic()
@@ -142,10 +147,15 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
     frames = list(run.frames)  # every frame of the run, a late viewer's included
     shown = line(lang, "shown", frames=len(frames), where=line(lang, "on_server", engine=served.fast.name))
     why = [line(lang, "fallback")] if browser == FALLBACK else []
-    yield gr.skip(), " · ".join([frames[-1].status_in(lang), shown, *why]), gr.skip(), frames
+    yield gr.skip(), " · ".join([frames[-1].status_in(lang), *autoguided(lang, served, req), shown, *why]), gr.skip(), frames
 
 
-def _computed_in_browser(payload: str, req, view: int, sprite: int | None, lang: str):
+def autoguided(lang: str, served: DemoModel, req) -> list[str]:
+    """The status's word on autoguidance, where the run had it (a weak net served and ω > 1)."""
+    return [line(lang, "autoguided", omega=req.autoguidance)] if served.weak is not None and req.autoguidance != 1 else []
+
+
+def _computed_in_browser(payload: str, req, view: int, sprite: int | None, lang: str, served: DemoModel):
     """The last frame of a run the page computed, and all its frames kept for scrubbing and the files."""
     try:
         frames, sent, stopped = read_frames(payload, req)
@@ -156,7 +166,7 @@ def _computed_in_browser(payload: str, req, view: int, sprite: int | None, lang:
     stage = render(last, view, sprite)
     stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
     shown = line(lang, "shown", frames=len(frames), where=place)
-    status = " · ".join([last.status_in(lang), *([line(lang, "stopped")] if stopped else []), shown])
+    status = " · ".join([last.status_in(lang), *([line(lang, "stopped")] if stopped else []), *autoguided(lang, served, req), shown])
     yield stage, status, schedule_png(last.t), frames
 
 
@@ -176,7 +186,7 @@ def scrubber(frames: list[Frame] | None, after: dict | None = None, view: str = 
 
 # The controls a link sets, in the order of open_link's outputs, by their parse_request names (demo/link.py).
 LINKED = ("sampler", "steps", "seed", "n", "class_name", "mix", "guidance", "noise_scale", "add_noise", "side_by_side", "view", "sprite",
-          "pace", "compute")
+          "pace", "compute", "autoguidance")
 
 
 def open_link(request: gr.Request):
@@ -198,9 +208,10 @@ def open_link(request: gr.Request):
 
 def link(sampler: str, steps: int, seed: int, n: int, class_name: str, mix: str, guidance: float, noise_scale: float,
          add_noise: bool, side_by_side: bool, view: str, sprite: str, pace: str, compute: str = COMPUTE[0],
-         request: gr.Request = None) -> str:
+         autoguidance: float = DEFAULTS["autoguidance"], request: gr.Request = None) -> str:
     """The query of a link to the page as it is set now, keeping the address's lang and present."""
-    values = (sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace, compute)
+    values = (sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace, compute,
+              autoguidance)
     now = dict(request.query_params) if request is not None else {}
     kept, _ = read_link({k: now[k] for k in ("lang", "present") if k in now}, model().classes)
     return write_link({**dict(zip(LINKED, values)), **kept}, model().classes)
@@ -239,7 +250,7 @@ def final_frame(sampler: str, steps: int, seed: int, n: int, class_name: str, ad
     req = parse_request(sampler=sampler, steps=steps, seed=seed, n=n, class_name=class_name, add_noise=add_noise,
                         noise_scale=noise_scale, side_by_side=side_by_side, classes=served.classes)
     last = None
-    for last in join_run(served.fast, req, ends_only=True).watch():
+    for last in join_run(served.denoiser(req.autoguidance), req, ends_only=True).watch():
         pass
     return render(last, 0, None), last.status
 
@@ -254,7 +265,7 @@ def race(seed: float = DEFAULTS["seed"], n: float = DEFAULTS["n"], ddpm_steps: f
         v, s = parse_view(view, sprite)
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
-    for frame in join_race(served.fast, req.seed, req.n, req.steps, fast.steps, fps=FPS).watch(gap=gap):
+    for frame in join_race(served.denoiser(req.autoguidance), req.seed, req.n, req.steps, fast.steps, fps=FPS).watch(gap=gap):
         stage = render(frame, v, s)
         stage["captions"] = [line(lang, "race_caption", name=name, steps=steps, seconds=seconds)
                              for name, steps, seconds in zip(("DDPM", "DDIM"), (req.steps, fast.steps), frame.seconds)]

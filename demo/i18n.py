@@ -46,6 +46,9 @@ PAGE = {
         "link_box": "a link to these settings (copied)", "present_toggle": "⚙ settings",
         "compute": "where the sampling is computed", "compute_auto": "this browser if it can, else the server",
         "compute_browser": "this browser", "compute_server": "the server",
+        "autoguidance": "autoguidance ω: guided by a weaker copy of itself",
+        "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak), with a small, briefly trained copy of the net; it pushes away from "
+                             "that copy's mistakes: cleaner colours and outlines. Both sides alike; 1 = the net alone.",
     },
     ZH: {
         "intro": "# 扩散模型如何采样\n"
@@ -78,6 +81,9 @@ PAGE = {
         "link_box": "这些设置的链接（已复制）", "present_toggle": "⚙ 设置",
         "compute": "采样在哪里计算", "compute_auto": "能用本浏览器就用，否则用服务器",
         "compute_browser": "本浏览器", "compute_server": "服务器",
+        "autoguidance": "自引导 ω：由一个更弱的自身副本引导",
+        "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak)，其中 ε̂_weak 来自一个更小、训练更短的网络副本；"
+                             "它把采样推离这个副本的错误：颜色和轮廓更干净。左右两边都一样使用；1 = 只用网络本身。",
     },
 }
 
@@ -110,6 +116,7 @@ LINES = {
         "race_caption": "{name}, {steps} steps: {seconds:.1f} s",
         "with_noise": "with noise (DDPM)", "without_noise": "without noise (z = 0)",
         "link_ignored": "The link's {fields} ignored: {reasons}. The rest of it applies.",
+        "autoguided": "autoguided, ω = {omega:g}",
     },
     ZH: {
         "start": "t = {t} · 纯噪声 x_T · 开始", "step": "t = {t} · 第 {done}/{total} 步 · 每秒 {rate:.0f} 步 · {tail}",
@@ -124,6 +131,7 @@ LINES = {
         "race_caption": "{name}，{steps} 步：{seconds:.1f} 秒",
         "with_noise": "加回噪声（DDPM）", "without_noise": "不加噪声（z = 0）",
         "link_ignored": "链接中的 {fields} 被忽略：{reasons}。链接的其余部分照常生效。",
+        "autoguided": "自引导，ω = {omega:g}",
     },
 }
 
@@ -142,7 +150,8 @@ ERRORS_ZH = {
 NAMES_ZH = {"steps": "步数", "seed": "随机种子", "number of sprites": "精灵图数量", "noise scale λ": "噪声的缩放因子 λ",
             "class guidance w": "类别引导 w", "add noise back": "加回噪声", "side by side": "并排对比", "sampler": "采样器",
             "class": "类别", "view": "显示", "sprite": "精灵图", "sprites from": "精灵图来源", "noise": "加回噪声",
-            "side": "并排对比", "lang": "语言", "run": "运行", "action": "操作", "t": "时间步长 t", "present": "投影视图"}
+            "side": "并排对比", "lang": "语言", "run": "运行", "action": "操作", "t": "时间步长 t", "present": "投影视图",
+            "autoguidance ω": "自引导 ω"}
 
 
 def error(lang: str, e: Exception) -> str:

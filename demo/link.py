@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 from ddpm import Schedule
 
-from .request import (ALL_SPRITES, ANY_CLASS, COMPUTE, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIX, SAMPLERS, VIEWS,
-                      RequestError, parse_mix)
+from .request import (ALL_SPRITES, ANY_CLASS, COMPUTE, MAX_AUTOGUIDANCE, MAX_GUIDANCE, MAX_NOISE_SCALE, MAX_SEED, MAX_SPRITES, MIX,
+                      SAMPLERS, VIEWS, RequestError, parse_mix)
 from ddpm.guidance import MIXED
 
 VIEW_NAMES = dict(zip(("xt", "eps", "x0"), VIEWS))  # the query's short names of the views
@@ -76,6 +76,7 @@ def fields(classes: Sequence[str]) -> dict[str, tuple[str, Callable[[str], objec
         "class": ("class_name", _choice("class", (ANY_CLASS, MIXED, MIX, *classes))),
         "mix": ("mix", lambda text: (parse_mix(text, classes), text)[1]),
         "w": ("guidance", _number("class guidance w", 0, MAX_GUIDANCE)),
+        "ag": ("autoguidance", _number("autoguidance ω", 1, MAX_AUTOGUIDANCE)),
         "lambda": ("noise_scale", _number("noise scale λ", 0, MAX_NOISE_SCALE)),
         "noise": ("add_noise", _flag("noise")),
         "side": ("side_by_side", _flag("side")),

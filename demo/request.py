@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ddpm import CLASSES, Schedule
-from ddpm.guidance import DEFAULT_GUIDANCE, MIXED
+from ddpm.guidance import DEFAULT_AUTOGUIDANCE, DEFAULT_GUIDANCE, MIXED
 from ddpm.sampler import default_steps
 
 MAX_SPRITES = 64
 MAX_SEED = 2**31 - 1
 MAX_GUIDANCE = 10.0
 MAX_NOISE_SCALE = 2.0
+MAX_AUTOGUIDANCE = 4.0  # ω past which the weak net's errors are pushed so far that colours saturate
 VIEWS = ("x_t", "predicted noise ε̂", "predicted x̂0")
 ANY_CLASS = "any"
 MIX = "mix"  # several classes at once, by the weights in the request's mix (the course's lesson 3)
@@ -25,7 +26,8 @@ FORWARD_SOURCES = ("last run", "seed")
 COMPUTE = ("auto", "browser", "server")  # where a run is computed (demo/browser_run.py): the page's choice, `compute=` in a link
 # The page's settings before anyone touches them; parse_request's defaults. Steps: the sampler's own default.
 DEFAULTS = {"sampler": "DDPM", "seed": 0, "n": 16, "class_name": ANY_CLASS, "add_noise": True, "noise_scale": 1.0,
-            "side_by_side": True, "guidance": DEFAULT_GUIDANCE, "mix": "hero 1, food 0.6"}
+            "side_by_side": True, "guidance": DEFAULT_GUIDANCE, "mix": "hero 1, food 0.6",
+            "autoguidance": DEFAULT_AUTOGUIDANCE}
 
 # Every message a bad request gets, in English; demo/i18n.py has the same keys in Chinese.
 MESSAGES = {
@@ -51,7 +53,7 @@ class RequestError(ValueError):
 
 @dataclass(frozen=True)
 class Request:
-    """One checked run: sampler, steps, seed, sprites, class and the extra-noise scale λ."""
+    """One checked run: sampler, steps, seed, sprites, class, the extra-noise scale λ and autoguidance ω."""
 
     ddim: bool
     steps: int
@@ -63,6 +65,7 @@ class Request:
     guidance: float  # classifier-free guidance weight w, used when a class is chosen
     classes: tuple[str, ...] = CLASSES  # the model's classes, in the order of its context vector
     mix: tuple[tuple[str, float], ...] = ()  # (class, weight) pairs when class_name is MIX
+    autoguidance: float = 1.0  # ω, guided by the weak net beside the weights, both arms alike; 1 is the net alone
 
     @property
     def kind(self) -> str:
@@ -106,7 +109,8 @@ def parse_mix(text: object, classes: Sequence[str]) -> tuple[tuple[str, float], 
 def parse_request(*, sampler: object = DEFAULTS["sampler"], steps: object = None, seed: object = DEFAULTS["seed"],
                   n: object = DEFAULTS["n"], class_name: object = DEFAULTS["class_name"], add_noise: object = DEFAULTS["add_noise"],
                   noise_scale: object = DEFAULTS["noise_scale"], side_by_side: object = DEFAULTS["side_by_side"],
-                  guidance: object = DEFAULTS["guidance"], mix: object = DEFAULTS["mix"], classes: Sequence[str] = CLASSES) -> Request:
+                  guidance: object = DEFAULTS["guidance"], mix: object = DEFAULTS["mix"],
+                  autoguidance: object = DEFAULTS["autoguidance"], classes: Sequence[str] = CLASSES) -> Request:
     """Check raw inputs, by name, and return a Request, or raise RequestError saying what is wrong.
 
     Unnamed settings take the page's defaults (DEFAULTS); steps, the sampler's own (ddpm.sampler.default_steps)."""
@@ -127,8 +131,9 @@ def parse_request(*, sampler: object = DEFAULTS["sampler"], steps: object = None
     noise_scale = _number_in("noise scale λ", noise_scale, 0, MAX_NOISE_SCALE)
     guidance = _number_in("class guidance w", guidance, 0, MAX_GUIDANCE)
     pairs = parse_mix(mix, classes) if class_name == MIX else ()
+    autoguidance = _number_in("autoguidance ω", autoguidance, 1, MAX_AUTOGUIDANCE)
     return Request(ddim, steps, seed, n, class_name, noise_scale if add_noise else 0.0, side_by_side and not ddim, guidance,
-                   tuple(classes), pairs)
+                   tuple(classes), pairs, autoguidance)
 
 
 def parse_source(source: object) -> str:

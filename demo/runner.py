@@ -17,9 +17,9 @@ from typing import TypeVar
 import torch
 
 from ddpm import Denoiser, Schedule, class_context, fast_model, guide, read_classes, sampler, seeded_noise
-from ddpm.checkpoint import DEFAULT_WEIGHTS
+from ddpm.checkpoint import DEFAULT_WEIGHTS, weak_path
 from ddpm.engine import Engine
-from ddpm.guidance import mix_context, model_rows
+from ddpm.guidance import autoguide, mix_context, model_rows
 from ddpm.sampler import Step
 
 from .batcher import Batcher
@@ -64,15 +64,27 @@ def on_sampler_thread(fn: Callable[[], T]) -> T:
 
 @dataclass(frozen=True)
 class DemoModel:
-    """The served model: its engine (a Denoiser) and its class names."""
+    """The served model: its engine (a Denoiser), its class names, and the weak net beside it for autoguidance, if any."""
 
     fast: Engine
     classes: tuple[str, ...]
     weights: Path
+    weak: Engine | None = None  # NAME.weak.safetensors beside the weights (ddpm.checkpoint.weak_path)
+
+    def denoiser(self, autoguidance: float) -> Denoiser:
+        """What a run at autoguidance ω samples with: the net, guided by the weak net where one is served and ω > 1."""
+        return _autoguided(self, autoguidance)
+
+
+@functools.lru_cache(maxsize=8)
+def _autoguided(served: DemoModel, autoguidance: float) -> Denoiser:
+    # One denoiser per ω, so that runs at the same ω share the batcher's passes (it batches by denoiser).
+    return autoguide(served.fast, served.weak, autoguidance)
 
 
 def load_demo_model(weights: str | Path | None = None, openvino: bool | None = None) -> DemoModel:
-    """Load the weights (DDPM_WEIGHTS, else the demo's default) on the sampling thread, on the fastest engine.
+    """Load the weights (DDPM_WEIGHTS, else the demo's default), and the weak net beside them if there, on the sampling
+    thread, on the fastest engine.
 
     The page's default run is compiled for at once, so the first press waits for no compile. DDPM_OPENVINO=0 keeps
     eager torch; DDPM_PRECISION (PRECISIONS) chooses fp32 or bf16, else the engine picks what pays on this CPU.
@@ -86,7 +98,9 @@ def load_demo_model(weights: str | Path | None = None, openvino: bool | None = N
     bf16 = PRECISIONS[precision]
     warm = (rows(parse_request()),)
     fast = on_sampler_thread(lambda: fast_model(weights, "cpu", bf16=bf16, openvino=openvino, warm=warm))
-    return DemoModel(fast, read_classes(weights), weights)
+    weak_file = weak_path(weights)
+    weak = on_sampler_thread(lambda: fast_model(weak_file, "cpu", bf16=bf16, openvino=openvino, warm=warm)) if weak_file.is_file() else None
+    return DemoModel(fast, read_classes(weights), weights, weak)
 
 
 def rows(req: Request) -> int:

@@ -60,11 +60,21 @@ def test_an_unknown_backend_is_not_repeated_to_the_viewer():
 
 def test_the_plan_walks_the_servers_schedule():
     req = parse_request(sampler="DDIM", steps=25, n=2, class_name="hero", guidance=3.0)
-    p = plan(req, Path("weights/sprites.safetensors"), {}, [25], view=0, sprite=None, pace=None,
+    p = plan(req, Path("weights/sprites.safetensors"), None, {}, [25], view=0, sprite=None, pace=None,
              lang="en", compute="auto")
     s = Schedule().respace(25)
     assert p["kind"] == "ddim" and p["arms"] == 1 and p["guidance"] == 3.0
     assert np.array_equal(np.float32(p["schedule"]["ab"]), s.ab_t.numpy()) and p["schedule"]["t_model"] == s.t_model.tolist()
     assert len(p["context"]) == 2 and p["context"][0] == [1.0 if c == "hero" else 0.0 for c in req.classes]
     assert "{done}" in p["lines"]["step"]
-    assert plan(req, None, {}, [], view=0, sprite=None, pace=None, lang="en", compute="server") == {"compute": "server"}
+    assert p["weak"] is None and p["autoguidance"] == 1.0  # no weak net: the net alone, whatever ω asks
+    assert plan(req, None, None, {}, [], view=0, sprite=None, pace=None, lang="en", compute="server") == {"compute": "server"}
+
+
+@pytest.mark.parametrize("omega", [1.0, 2.5])
+def test_the_plan_autoguides_by_the_weak_net_it_names(omega):
+    req = parse_request(n=2, autoguidance=omega)
+    p = plan(req, Path("weights/sprites.safetensors"), Path("weights/sprites.weak.safetensors"), {}, [500], view=0, sprite=None,
+             pace=None, lang="en", compute="auto")
+    assert p["autoguidance"] == omega
+    assert (p["weak"] is None) == (omega == 1) and (omega == 1 or p["weak"].endswith("sprites.weak.onnx"))

@@ -38,6 +38,8 @@ def test_parse_request_accepts_good_input():
     ("add_noise", "yes", "add noise"), ("noise_scale", math.nan, "λ"), ("noise_scale", 2.5, "λ"), ("noise_scale", -0.1, "λ"),
     ("side_by_side", 1, "side by side"), ("guidance", -1, "guidance"), ("guidance", math.nan, "guidance"), ("guidance", 11, "guidance"),
     ("guidance", "2", "guidance"), ("guidance", "lots", "guidance"), ("guidance", True, "guidance"),
+    ("autoguidance", 0.5, "autoguidance ω"), ("autoguidance", 4.5, "autoguidance ω"), ("autoguidance", math.nan, "autoguidance ω"),
+    ("autoguidance", "2", "autoguidance ω"),
 ])
 def test_parse_request_rejects_bad_input_clearly(key, bad, words):
     with pytest.raises(ValueError, match=words):
@@ -233,6 +235,30 @@ def test_guidance_acts_only_with_a_class(tiny_model):
     assert not np.array_equal(last("food", 0.0), last("food", 5.0))
 
 
+def test_a_served_run_is_autoguided_by_the_weak_net_as_the_library_builds_it(tiny_model):
+    from ddpm import ContextUnet, UNetConfig, sample, sampler, seeded_noise
+    from ddpm.guidance import AutoGuided
+    from demo.runner import DemoModel
+
+    torch.manual_seed(1)
+    weak = ContextUnet(UNetConfig(n_feat=8)).eval()
+    served, alone = DemoModel(tiny_model, ("a",) * 5, None, weak), DemoModel(tiny_model, ("a",) * 5, None)
+    req = parse_request(steps=4, seed=0, n=2, side_by_side=False, autoguidance=2.5)
+    x_T, noise = seeded_noise(0, 2)
+    by_hand = sample(sampler("ddpm", AutoGuided(tiny_model, weak, 2.5), x_T, steps=4, noise=noise))
+    last = list(join_run(served.denoiser(2.5), req).watch())[-1]
+    assert served.denoiser(2.5) is served.denoiser(2.5)  # runs at one ω share the batcher's passes
+    assert np.array_equal(last.arms[0][0], frame_image_of(by_hand))
+    assert alone.denoiser(2.5) is tiny_model and served.denoiser(1.0) is tiny_model  # no weak net, or ω = 1: the net alone
+
+
+def frame_image_of(x: torch.Tensor) -> np.ndarray:
+    """Sprites as a frame keeps them (demo/frames.py)."""
+    from demo.frames import views
+    blank = torch.zeros_like(x)
+    return views(x, blank, blank, 1)[0][0]
+
+
 @pytest.mark.parametrize("count, most, expected", [(5, 100, [0, 1, 2, 3, 4]), (10, 4, [0, 3, 6, 9]), (101, 3, [0, 50, 100]),
                                                    (1, 100, [0]), (7, 2, [0, 6])])
 def test_saved_runs_are_thinned_evenly_keeping_the_first_and_last(count, most, expected):
@@ -296,7 +322,8 @@ def test_every_request_error_reads_in_chinese_too():
         parse_request(steps=501, seed=0, n=4)
     assert error(EN, bad.value) == "steps must be from 1 to 500, got 501"
     assert error(ZH, bad.value) == "步数必须在 1 到 500 之间，收到的是 501"
-    for args in [dict(sampler="GAN"), dict(add_noise="yes"), dict(class_name="mix", mix="hero 0"), dict(steps="ten")]:
+    for args in [dict(sampler="GAN"), dict(add_noise="yes"), dict(class_name="mix", mix="hero 0"), dict(steps="ten"),
+                 dict(autoguidance=0)]:
         with pytest.raises(RequestError) as bad:
             parse_request(**args)
         assert bad.value.values.get("name", "sampler") in (*NAMES_ZH, "sampler")

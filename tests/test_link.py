@@ -23,6 +23,7 @@ def test_a_link_sets_what_it_names_and_nothing_else():
     ("sprite", "65", "sprite must be from 1 to 64"), ("lang", "fr", "lang must be one of en, zh"),
     ("action", "fly", "action must be one of forward, race"), ("t", "600", "t must be from 0 to 500"),
     ("mix", "dragon 1", "each part of a mix"), ("sprites", "", "number of sprites must be a whole number"),
+    ("ag", "0.5", "autoguidance ω must be a number from 1 to 4"), ("ag", "nan", "autoguidance ω"),
 ])
 def test_a_bad_value_is_ignored_with_its_reason_and_the_rest_applies(name, value, words):
     settings, ignored = read_link({name: value, "seed": "3"} if name != "seed" else {name: value, "steps": "30"}, CLASSES)
@@ -33,7 +34,8 @@ def test_a_bad_value_is_ignored_with_its_reason_and_the_rest_applies(name, value
 def test_every_setting_goes_round_a_link():
     everything = {"sampler": "DDIM", "steps": 30, "seed": 2**31 - 1, "n": 64, "class_name": "mix", "mix": "hero 1, food 0.6",
                   "guidance": 2.5, "noise_scale": 0.25, "add_noise": False, "side_by_side": True, "view": VIEWS[2], "sprite": "3",
-                  "lang": "zh", "run": True, "action": "race", "t": 250, "present": True, "pace": "30"}
+                  "lang": "zh", "run": True, "action": "race", "t": 250, "present": True, "pace": "30", "compute": "server",
+                  "autoguidance": 1.5}
     query = write_link(everything, CLASSES)
     assert query.startswith("?") and dict(parse_qsl(query[1:]))["view"] == "x0" and dict(parse_qsl(query[1:]))["noise"] == "0"
     settings, ignored = read_link(dict(parse_qsl(query[1:])), CLASSES)

@@ -8,7 +8,7 @@ import {SpriteNoise} from './noise.js';
 const VENDOR = new URL('./vendor/onnxruntime-web/', import.meta.url).href;
 const FPS = 25;  // frames a second the stage is redrawn at most: each is two PNGs made in this tab
 let stage = null;  // the stage's props (gr.HTML's js_on_load): setting .value re-renders it
-let runtime = null;  // the promise of {ort, nets, where} or of an error, made once per model
+let runtime = null;  // per model: the promise of {ort, nets, threads} or of an error, and the weak nets' sessions by address
 let stopRequested = false;
 const FALLBACK = 'fallback';  // the frames' box when this browser cannot compute (demo/browser_run.py's FALLBACK)
 
@@ -52,7 +52,6 @@ async function load(plan) {
   // Threads need a cross-origin isolated page (demo/isolation.py); without it, one thread still computes.
   ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   const nets = {main: await sessions(ort, plan.model)};
-  if (plan.weak) nets.weak = await sessions(ort, plan.weak);
   // The self-check: ε̂ of a few fixed inputs against the server's eager fp32 torch (x from noise.js, as the server drew it).
   const check = plan.check;
   const rows = check.t.length;
@@ -82,11 +81,17 @@ async function sessions(ort, url) {
   };
 }
 
-function ready(plan) {
+async function ready(plan) {
   if (!runtime || runtime.model !== plan.model) {
-    runtime = {model: plan.model, promise: load(plan).then(r => r, e => ({error: e}))};
+    runtime = {model: plan.model, weak: new Map(), promise: load(plan).then(r => r, e => ({error: e}))};
   }
-  return runtime.promise;
+  const rt = await runtime.promise;
+  if (rt.error || !plan.weak) return rt;
+  // The weak net for autoguidance, fetched the first time a plan asks for it.
+  const weak = runtime.weak;
+  if (!weak.has(plan.weak)) weak.set(plan.weak, sessions(rt.ort, plan.weak).then(r => r, e => ({error: e})));
+  const net = await weak.get(plan.weak);
+  return net.error ? {error: net.error} : {...rt, nets: {...rt.nets, weak: net}};
 }
 
 /** One arm's chosen view as a PNG data URL: the grid of all sprites (1 px white gaps), or one sprite. */

@@ -19,7 +19,7 @@ export async function epsilon(ort, net, x, t, c, rows, nCfeat) {
 export function denoiser(ort, nets, plan) {
   const net = async (x, t, c, rows) => {
     const main = await epsilon(ort, nets.main, x, t, c, rows, plan.n_cfeat);
-    if (!nets.weak || plan.autoguidance === 1) return main;
+    if (!plan.weak || plan.autoguidance === 1) return main;  // a plan with a weak net and ω > 1 needs nets.weak
     // ε̃ = ε̂_weak + ω·(ε̂_main − ε̂_weak)   (Karras et al. 2024, eq. 2)
     const weak = await epsilon(ort, nets.weak, x, t, c, rows, plan.n_cfeat);
     return main.map((m, k) => weak[k] + plan.autoguidance * (m - weak[k]));
