@@ -1,13 +1,16 @@
-"""The README's "In class" pictures: the teacher's sequence, step by step, in headless Chromium.
+"""The README's pictures of the page: the teacher's sequence, step by step, in headless Chromium.
 
     python scripts/class_screenshots.py [--out assets]      (starts app.py on port 7880; about five minutes)
 
-Writes class_1_noise.png … class_6_guidance.png: each is the page's top after that step, as a class sees it.
+Writes class_1_noise.png … class_6_guidance.png: each is the page's top after that step, as a class sees it; and,
+after the first step (the default run), screenshot.png (the whole page) and denoising_side_by_side.gif (the run's
+GIF, as the page's downloads make it).
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from urllib.parse import urljoin
 
 from playwright.sync_api import sync_playwright
 from serve import served
@@ -46,6 +49,11 @@ def main() -> None:
 
         run_and_wait()
         shot("1_noise")
+        gif = page.locator("a[href*='.gif']").first  # the downloads, made after the run
+        gif.wait_for(timeout=120_000)
+        (out / "denoising_side_by_side.gif").write_bytes(page.request.get(urljoin(url, gif.get_attribute("href"))).body())
+        page.screenshot(path=str(out / "screenshot.png"), full_page=True)
+        print(f"wrote {out / 'denoising_side_by_side.gif'} and {out / 'screenshot.png'}", flush=True)
         number("extra-noise scale λ (multiplies s3·z)", 1.5)
         run_and_wait()
         shot("2_lambda")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ddpm import load_model, save_model
-from ddpm.checkpoint import DEFAULT_WEIGHTS
+from ddpm.checkpoint import DEFAULT_WEIGHTS, weak_path
 from ddpm.engine import IR_KEY, weights_digest
 from ddpm.web_model import check_inputs, export_onnx, onnx_path
 
@@ -33,12 +33,15 @@ def test_export_computes_what_eager_torch_computes_at_any_batch(tiny_model, tmp_
     assert props[IR_KEY] == weights_digest(weights)
 
 
-def test_the_shipped_weights_have_their_onnx_beside_them():
-    path = onnx_path(DEFAULT_WEIGHTS)
+@pytest.mark.parametrize("weights", [DEFAULT_WEIGHTS, weak_path(DEFAULT_WEIGHTS)], ids=["main", "weak"])
+def test_the_shipped_weights_have_their_onnx_beside_them(weights):
+    if not weights.is_file():
+        pytest.skip(f"no {weights.name} ships")
+    path = onnx_path(weights)
     assert path.exists(), "python -m ddpm export --weights FILE"
     props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    assert props[IR_KEY] == weights_digest(DEFAULT_WEIGHTS)  # made from these weights, not older ones
-    model = load_model(DEFAULT_WEIGHTS, "cpu")
+    assert props[IR_KEY] == weights_digest(weights)  # made from these weights, not older ones
+    model = load_model(weights, "cpu")
     x, t, c = check_inputs(model.n_cfeat, 8)
     with torch.no_grad():
         ref = model(torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(c)).numpy()
