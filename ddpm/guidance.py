@@ -82,7 +82,9 @@ def guide(model: Denoiser, weight: float, context: Tensor | None) -> Denoiser:
     return guided if guides(weight, context is not None) else model
 
 
-DEFAULT_AUTOGUIDANCE = 2.0  # ω where a weak net ships beside the weights; 1 is the main net alone (weights/README.md)
+# ω where a weak net ships beside the weights. 1, the main net alone: autoguidance cleans the z = 0 arm too, and the
+# lesson needs it to collapse (weights/README.md, "Autoguidance").
+DEFAULT_AUTOGUIDANCE = 1.0
 
 
 class AutoGuided:

@@ -48,7 +48,8 @@ PAGE = {
         "compute_browser": "this browser", "compute_server": "the server",
         "autoguidance": "autoguidance ω: guided by a weaker copy of itself",
         "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak), with a small, briefly trained copy of the net; it pushes away from "
-                             "that copy's mistakes: cleaner colours and outlines. Both sides alike; 1 = the net alone.",
+                             "that copy's mistakes: cleaner colours and outlines, on both sides alike, so that the right side "
+                             "collapses less too. 1 = the net alone.",
     },
     ZH: {
         "intro": "# 扩散模型如何采样\n"
@@ -83,7 +84,7 @@ PAGE = {
         "compute_browser": "本浏览器", "compute_server": "服务器",
         "autoguidance": "自引导 ω：由一个更弱的自身副本引导",
         "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak)，其中 ε̂_weak 来自一个更小、训练更短的网络副本；"
-                             "它把采样推离这个副本的错误：颜色和轮廓更干净。左右两边都一样使用；1 = 只用网络本身。",
+                             "它把采样推离这个副本的错误：颜色和轮廓更干净。左右两边同样使用，所以右边的塌缩也会减弱。1 = 只用网络本身。",
     },
 }
 

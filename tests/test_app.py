@@ -203,13 +203,15 @@ def test_the_page_is_cross_origin_isolated_and_serves_the_browsers_sampler(serve
     import urllib.request
 
     from demo.browser_run import WEB, file_url
+    from ddpm.checkpoint import weak_path
     from ddpm.web_model import onnx_path
 
     with urllib.request.urlopen(server) as page:
         assert page.headers["Cross-Origin-Opener-Policy"] == "same-origin"
         assert page.headers["Cross-Origin-Embedder-Policy"] == "credentialless"
     runtime = WEB / "vendor" / "onnxruntime-web" / "ort-wasm-simd-threaded.wasm"
-    for path in (WEB / "page.js", runtime, onnx_path(ROOT / "weights" / "sprites.safetensors")):
+    weights = ROOT / "weights" / "sprites.safetensors"
+    for path in (WEB / "page.js", runtime, onnx_path(weights), onnx_path(weak_path(weights))):
         with urllib.request.urlopen(server.rstrip("/") + file_url(path)) as got:
             assert got.status == 200 and got.headers["Cross-Origin-Embedder-Policy"] == "credentialless", path
 
@@ -219,6 +221,6 @@ def test_frames_from_a_page_are_checked_and_a_page_that_cannot_compute_gets_a_se
     message; "fallback" (the page could not compute) makes the server compute, and its line says why."""
     c = client(server)
     with pytest.raises(Exception, match="the page's frames could not be read"):
-        c.predict(*denoise_args(steps=3), 4.0, "hero 1", None, "bm90IGZyYW1lcw==", api_name="/denoise")
-    status = c.predict(*denoise_args(steps=3), 4.0, "hero 1", None, "fallback", api_name="/denoise")[1]
+        c.predict(*denoise_args(steps=3), 4.0, "hero 1", 1.0, None, "bm90IGZyYW1lcw==", api_name="/denoise")
+    status = c.predict(*denoise_args(steps=3), 4.0, "hero 1", 1.0, None, "fallback", api_name="/denoise")[1]
     assert "on the server" in status and status.endswith("this browser could not compute it")
