@@ -39,8 +39,8 @@ def file_url(path: Path) -> str:
 def served_files(weights: Path) -> list[Path]:
     """What Gradio serves for the page's sampler: its scripts and runtime, and the ONNX models of `weights` and of the weak
     net beside them, if there."""
-    weak = onnx_path(weak_path(weights))
-    return [WEB, onnx_path(weights), *([weak] if weak_path(weights).is_file() else [])]
+    weak = weak_path(weights)
+    return [WEB, onnx_path(weights), *([onnx_path(weak)] if weak.is_file() else [])]
 
 
 def page_url() -> str:
