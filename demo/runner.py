@@ -99,7 +99,8 @@ def load_demo_model(weights: str | Path | None = None, openvino: bool | None = N
     warm = (rows(parse_request()),)
     fast = on_sampler_thread(lambda: fast_model(weights, "cpu", bf16=bf16, openvino=openvino, warm=warm))
     weak_file = weak_path(weights)
-    weak = on_sampler_thread(lambda: fast_model(weak_file, "cpu", bf16=bf16, openvino=openvino, warm=warm)) if weak_file.is_file() else None
+    # The weak net is off by default (ω = 1): loaded for the slider, compiled only when a run first asks for it.
+    weak = on_sampler_thread(lambda: fast_model(weak_file, "cpu", bf16=bf16, openvino=openvino)) if weak_file.is_file() else None
     return DemoModel(fast, read_classes(weights), weights, weak)
 
 
