@@ -138,7 +138,8 @@ def cmd_journey(a: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
-    from .evaluate import evaluate, load_or_train_feature_net
+    from .evaluate import evaluate
+    from .featnet import load_or_train_feature_net
 
     weights = Path(a.weights or DEFAULT_WEIGHTS)
     fast, model, said = denoiser(a, weights, openvino=not a.torch)

@@ -1,18 +1,15 @@
-"""Sample quality: Sprite-FID, precision and recall on a small classifier's features, off-palette pixels,
-near-copies, diversity, class accuracy."""
+"""Sample quality: Sprite-FID, precision, recall and coverage on the feature net's features (ddpm/featnet.py),
+repeats, off-palette pixels, near-copies, diversity, class accuracy; and the feature net's calibration."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
-from torch import nn
 from tqdm import tqdm
 
-from .data import Sprites, random_hflip, to_tensor, to_uint8
+from .data import Sprites, to_tensor, to_uint8
+from .featnet import FeatureNet, gaussian_noise, palette_speckle
 from .guidance import MIXED, class_context, guide
 from .denoiser import Denoiser
 from .noise import seeded_noise
@@ -21,60 +18,9 @@ from .sampler import Kind, sample, sampler
 NEAR_COPY_RMS = 2 / 255  # a sample this close (RMS over pixels, in [0, 1]) to a training tile is a copy
 OFF_PALETTE_LEVELS = 24  # a pixel farther than this (|ΔR| + |ΔG| + |ΔB|, in 0…255 levels) from every palette colour is off it
 PR_K = 3  # the k of improved precision and recall (Kynkäänniemi et al. 2019)
-
-
-class FeatureNet(nn.Module):
-    """A small CNN classifier of sprite classes; its pooled features stand in for Inception's."""
-
-    def __init__(self, n_classes: int = 5, width: int = 32) -> None:
-        super().__init__()
-
-        def block(i: int, o: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(),
-                                 nn.Conv2d(o, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU())
-
-        self.body = nn.Sequential(block(3, width), nn.MaxPool2d(2), block(width, 2 * width), nn.MaxPool2d(2),
-                                  block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Linear(4 * width, n_classes)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled (B, 4·width) features of images in [−1, 1]."""
-        return self.body(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
-
-def train_feature_net(data: Sprites, steps: int = 600, seed: int = 0) -> FeatureNet:
-    """Fit the feature network to the class labels of `data` (flips as augmentation)."""
-    labelled = data.labels >= 0
-    x, y = to_tensor(data.images[labelled]), torch.from_numpy(data.labels[labelled])
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    net = FeatureNet(len(data.classes))
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
-    for _ in tqdm(range(steps), desc="feature net", unit="step", leave=False):
-        idx = torch.randint(len(x), (128,), generator=gen)
-        loss = F.cross_entropy(net(random_hflip(x[idx], gen)), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-    return net.eval()
-
-
-def load_or_train_feature_net(path: Path, data: Sprites) -> FeatureNet:
-    """The feature network stored at `path`, trained on `data` and saved there first if absent."""
-    if path.is_file():
-        state = load_file(str(path))
-        net = FeatureNet(n_classes=state["head.bias"].shape[0], width=state["head.weight"].shape[1] // 4)
-        net.load_state_dict(state)
-        return net.eval()
-    net = train_feature_net(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    return net
+COVERAGE_K = 5  # the k of density and coverage (Naeem et al. 2020, their recommended k)
+DISTINCT_RMS = 0.1  # a sample this close (RMS over pixels, in [0, 1]) to an earlier one repeats it
+Z0_DISTINCT_RATIO = 0.5  # the z = 0 bar: λ = 0's distinct share at most this × λ = 1's (issue 32)
 
 
 @torch.no_grad()
@@ -118,6 +64,25 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_K) -> tuple
     precision = _covered(f, r, _kth_nearest(r, k)).double().mean().item()
     recall = _covered(r, f, _kth_nearest(f, k)).double().mean().item()
     return precision, recall
+
+
+def coverage(real: np.ndarray, fake: np.ndarray, k: int = COVERAGE_K) -> float:
+    """Coverage (Naeem et al. 2020, eq. 4): the share of `real` points whose ball to their k-th nearest real
+    neighbour holds at least one `fake` point."""
+    r, f = torch.from_numpy(real), torch.from_numpy(fake)
+    radii = _kth_nearest(r, k)
+    return torch.cat([(torch.cdist(r[i : i + 1000], f).min(1).values <= radii[i : i + 1000])
+                      for i in range(0, len(r), 1000)]).double().mean().item()
+
+
+def distinct_share(images: np.ndarray, rms: float = DISTINCT_RMS) -> float:
+    """The share of uint8 images not within pixel RMS `rms` (in [0, 1]) of an earlier one: 1 when all differ,
+    1/N when all N repeat the first. Blobs and the same few sprites over and over both count as repeats."""
+    flat = torch.from_numpy(images.reshape(len(images), -1)).float() / 255
+    d = torch.cdist(flat, flat) / np.sqrt(flat.shape[1])
+    earlier = torch.ones_like(d, dtype=torch.bool).tril(-1)  # row i, columns j < i
+    repeats = ((d < rms) & earlier).any(1)
+    return float(1 - repeats.double().mean())
 
 
 def palette(images: np.ndarray) -> np.ndarray:
@@ -164,18 +129,43 @@ def draw(model: Denoiser, kind: Kind, n: int, seed: int, *, noise_scale: float =
 
 
 def score(imgs: np.ndarray, data: Sprites, net: FeatureNet, real: np.ndarray, colours: np.ndarray) -> dict:
-    """One sampler line: FID, precision, recall, off-palette share, near-copies and diversity of uint8 samples."""
+    """One sampler line: FID, precision, recall, coverage, distinct share, off-palette share, near-copies and
+    diversity of uint8 samples."""
     fake = features(net, imgs)
     precision, recall = precision_recall(real, fake)
     nearest = nearest_rms(imgs, data.images)
     return {
         "fid": frechet_distance(fake, real), "precision": precision, "recall": recall,
+        "coverage": coverage(real, fake), "distinct": distinct_share(imgs),
         "off_palette": off_palette_share(imgs, colours),
         "near_copy_share": float((nearest < NEAR_COPY_RMS).mean()),
         "pixel_diversity": pixel_diversity(imgs),
         # How close samples come to the training tiles: memorisation shows as a low tail long before copies.
         "nearest_rms_quantiles": {f"{q:g}": float(np.quantile(nearest, q)) for q in (0.0, 0.01, 0.05, 0.25, 0.5)},
     }
+
+
+CALIBRATION_SPECKLE = 0.2  # share of sprite pixels set to random palette colours: must fall below precision 0.6
+CALIBRATION_SIGMA = 0.1  # Gaussian noise (on [0, 1]) a viewer reads past: must stay above precision 0.85
+
+
+def calibrate(net: FeatureNet, data: Sprites, seed: int = 0) -> dict:
+    """Precision, recall and coverage against one half of the real tiles of: the other half, that half with
+    palette speckle, and that half with Gaussian noise (issue 32's calibration; weights/README.md)."""
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(data))
+    half = len(perm) // 2
+    ref, held = data.images[perm[:half]], data.images[perm[half:]]
+    real = features(net, ref)
+    cases = {"real_half": held,
+             f"speckle_{CALIBRATION_SPECKLE:g}": palette_speckle(held, CALIBRATION_SPECKLE, palette(data.images), rng),
+             f"gaussian_{CALIBRATION_SIGMA:g}": gaussian_noise(held, CALIBRATION_SIGMA, rng)}
+    out = {}
+    for name, imgs in cases.items():
+        fake = features(net, imgs)
+        precision, recall = precision_recall(real, fake)
+        out[name] = {"precision": precision, "recall": recall, "coverage": coverage(real, fake)}
+    return out
 
 
 def evaluate(model: Denoiser, data: Sprites, net: FeatureNet, *, n: int = 1000, seed: int = 0,
@@ -189,14 +179,21 @@ def evaluate(model: Denoiser, data: Sprites, net: FeatureNet, *, n: int = 1000, 
     precision, recall = precision_recall(real[perm[:half]], real[perm[half:]])
     results: dict = {"n_samples": n, "seed": seed, "real_vs_real": {
         "fid": frechet_distance(real[perm[:half]], real[perm[half:]]), "precision": precision, "recall": recall,
+        "coverage": coverage(real[perm[:half]], real[perm[half:]]), "distinct": distinct_share(data.images),
         "off_palette": off_palette_share(data.images, colours)}}
     log(f"{'real_vs_real':16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results["real_vs_real"].items()))
+    results["calibration"] = calibrate(net, data, seed)
+    for name, line in results["calibration"].items():
+        log(f"{'calibration ' + name:28s} " + "  ".join(f"{k} {v:.3f}" for k, v in line.items()))
 
     samplers = {"ddpm500_noise1": ("ddpm", 1.0), "ddpm500_noise0": ("ddpm", 0.0), "ddim25": ("ddim", 1.0)}
     for name, (kind, scale) in samplers.items():
         imgs = draw(model, kind, n, seed, noise_scale=scale, device=device)
         results[name] = score(imgs, data, net, real, colours)
         log(f"{name:16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results[name].items() if not isinstance(v, dict)))
+    # Lesson 1's collapse, counted as repeats: the z = 0 arm must be at most half as distinct as the noisy one.
+    results["z0_distinct_ratio"] = results["ddpm500_noise0"]["distinct"] / results["ddpm500_noise1"]["distinct"]
+    log(f"z = 0 arm's distinct share / the noisy arm's: {results['z0_distinct_ratio']:.3f} (bar ≤ {Z0_DISTINCT_RATIO:g})")
     context = class_context(MIXED, n, data.classes)  # every class in turn, as `python -m ddpm sample` asks
     labels = context.argmax(1).numpy()
     results["class_accuracy"] = {}

@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm import load_sprites
 from ddpm.cli import DEFAULT_DATA, DEFAULT_FEATURE_NET
 from ddpm.engine import fast_model
-from ddpm.evaluate import PR_K, _covered, _kth_nearest, draw, features, load_or_train_feature_net
+from ddpm.evaluate import PR_K, _covered, _kth_nearest, draw, features
+from ddpm.featnet import load_or_train_feature_net
 
 
 def main(paths: list[str]) -> None:

@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm import load_model, load_sprites  # noqa: E402
 from ddpm.cli import DEFAULT_DATA, DEFAULT_FEATURE_NET  # noqa: E402
 from ddpm.engine import TorchEngine  # noqa: E402
-from ddpm.evaluate import draw, features, load_or_train_feature_net, palette, score  # noqa: E402
+from ddpm.evaluate import draw, features, palette, score  # noqa: E402
+from ddpm.featnet import load_or_train_feature_net  # noqa: E402
 
 
 def main() -> None:

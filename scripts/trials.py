@@ -78,7 +78,8 @@ def score_all(out: Path, names: list[str], budgets: list[int], data, n: int, ste
     from ddpm import load_model
     from ddpm.cli import DEFAULT_FEATURE_NET
     from ddpm.engine import TorchEngine
-    from ddpm.evaluate import draw, features, load_or_train_feature_net, palette, score
+    from ddpm.evaluate import draw, features, palette, score
+    from ddpm.featnet import load_or_train_feature_net
     from ddpm.guidance import autoguide
 
     path = out / "scores.json"

@@ -5,8 +5,9 @@ import torch
 
 from ddpm import Schedule, Sprites, UNetConfig, load_model
 from ddpm.data import to_tensor
-from ddpm.evaluate import (evaluate, frechet_distance, nearest_rms, off_palette_share, palette, pixel_diversity, precision_recall,
-                           train_feature_net)
+from ddpm.evaluate import (CALIBRATION_SIGMA, CALIBRATION_SPECKLE, calibrate, coverage, distinct_share, evaluate,
+                           frechet_distance, nearest_rms, off_palette_share, palette, pixel_diversity, precision_recall)
+from ddpm.featnet import gaussian_noise, palette_speckle, sprite_mask, train_feature_net, wrong_pixels
 from ddpm.ema import PowerEMA, power_beta, sigma_rel_to_gamma
 from ddpm.train import TrainConfig, draw_weights, ema_path, loss_weight, lr_factor, train
 
@@ -136,6 +137,60 @@ def test_precision_and_recall_on_known_cases():
     assert p == 1 and r < 0.02  # one real sample repeated: inside the manifold, covering nothing
     p, r = precision_recall(real, rng.normal(size=(300, 8)) * 0.1 + 8)
     assert p == 0 and r == 0  # far away: neither
+
+
+def test_coverage_on_known_cases():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(600, 8))
+    assert coverage(real[:300], real[300:]) > 0.9  # two halves of one distribution
+    # One real sample, repeated, lies in its own ball and those of the few points that count it among their 5 nearest.
+    assert coverage(real, np.repeat(real[:1], 300, axis=0)) < 0.05
+    assert coverage(real, real[:300] + 100) == 0  # far away
+
+
+def test_distinct_share_counts_repeats():
+    rng = np.random.default_rng(0)
+    tiles = rng.integers(0, 256, (50, 16, 16, 3), dtype=np.uint8)
+    assert distinct_share(tiles) == 1  # independent noise tiles are far apart
+    assert distinct_share(np.repeat(tiles[:1], 50, axis=0)) == pytest.approx(1 / 50)  # one tile over and over
+    five = np.concatenate([tiles[:5]] * 10)
+    assert distinct_share(five) == pytest.approx(5 / 50)  # the same five sprites, ten times each
+    nudged = np.clip(tiles[:1].astype(int) + 20, 0, 255).astype(np.uint8)  # RMS ≈ 0.08 < 0.1 from the first
+    assert distinct_share(np.concatenate([tiles[:1], nudged])) == 0.5
+
+
+def test_corruptions_set_the_asked_share_of_sprite_pixels():
+    data = toy_sprites(64).images
+    rng = np.random.default_rng(0)
+    mask = sprite_mask(data)
+    colours = palette(data)
+    speckled = palette_speckle(data, 0.2, colours, rng)
+    changed = (speckled != data).any(-1)
+    assert not (changed & ~mask).any()  # the white background is left alone
+    # Each sprite pixel is picked with probability 0.2 and then lands on another of the 3 colours 2 times in 3.
+    assert changed[mask].mean() == pytest.approx(0.2 * 2 / 3, abs=0.02)
+    assert off_palette_share(speckled, colours) == 0
+    wrong = wrong_pixels(data, np.full(len(data), 0.3), rng)
+    assert not ((wrong != data).any(-1) & ~mask).any() and 0.05 < (wrong != data).any(-1)[mask].mean() < 0.3
+    grey = np.full((64, 16, 16, 3), 128, np.uint8)  # 5 σ from 0 and 255: no clipping
+    noisy = gaussian_noise(grey, 0.1, rng).astype(float) - grey
+    assert noisy.std() / 255 == pytest.approx(0.1, rel=0.02) and abs(noisy.mean()) < 0.5
+
+
+def test_the_shipped_feature_net_passes_its_calibration(shared_data):
+    """Issue 32's calibration: palette speckle on a fifth of sprite pixels falls below precision 0.6 against the
+    real tiles, σ = 0.1 noise stays above 0.85, and two halves of the real data stay above 0.85."""
+    from ddpm.cli import DEFAULT_FEATURE_NET
+    from ddpm.data import load_sprites
+    from ddpm.featnet import load_or_train_feature_net
+
+    assert DEFAULT_FEATURE_NET.is_file()  # never trained here: the test is of the shipped net
+    data = load_sprites(shared_data)
+    net = load_or_train_feature_net(DEFAULT_FEATURE_NET, data)
+    table = calibrate(net, data)
+    assert table["real_half"]["precision"] > 0.85
+    assert table[f"speckle_{CALIBRATION_SPECKLE:g}"]["precision"] < 0.6
+    assert table[f"gaussian_{CALIBRATION_SIGMA:g}"]["precision"] > 0.85
 
 
 def test_off_palette_share_counts_pixels_more_than_24_levels_from_every_colour():

@@ -1,0 +1,57 @@
+"""Which weak net and which ω: evaluate's measures on both arms (λ = 1 and λ = 0) of 1,000 unconditional DDPM-500
+samples of seed 0, for each weak net and ω given. One JSON line each (issue 32's sweep; weights/README.md).
+The samples are kept in --keep (one .npy an arm) and reused when there, so a new feature net rescores them for free.
+
+    python scripts/weak_sweep.py --weak runs/weak/n8-1000.safetensors weights/sprites.weak.safetensors --omega 1.5 2
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from ddpm import load_sprites  # noqa: E402
+from ddpm.checkpoint import DEFAULT_WEIGHTS  # noqa: E402
+from ddpm.cli import DEFAULT_DATA, DEFAULT_FEATURE_NET  # noqa: E402
+from ddpm.engine import fast_model  # noqa: E402
+from ddpm.evaluate import draw, features, palette, score  # noqa: E402
+from ddpm.featnet import load_or_train_feature_net  # noqa: E402
+from ddpm.guidance import autoguide  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
+    p.add_argument("--weak", nargs="+", required=True)
+    p.add_argument("--omega", nargs="+", type=float, required=True)
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--fp32", action="store_true", help="eager-torch fp32 rather than the fast engine")
+    p.add_argument("--keep", default="runs/sweep", help="folder for the samples")
+    a = p.parse_args()
+    main = fast_model(a.weights, bf16=False if a.fp32 else None, openvino=not a.fp32)
+    runs = [(weak_file, omega) for weak_file in a.weak for omega in a.omega]
+    kept = {}
+    for weak_file in a.weak:  # every sample first, so that scoring them waits on nothing
+        weak = fast_model(weak_file, main.device, bf16=False if a.fp32 else None, openvino=not a.fp32)
+        for omega in a.omega:
+            for arm, scale in (("noise1", 1.0), ("noise0", 0.0)):
+                path = kept[weak_file, omega, arm] = Path(a.keep) / f"{Path(weak_file).stem}_w{omega:g}_{arm}_n{a.n}.npy"
+                if not path.is_file():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    np.save(path, draw(autoguide(main, weak, omega), "ddpm", a.n, 0, noise_scale=scale, device=main.device))
+    data = load_sprites(DEFAULT_DATA)
+    net = load_or_train_feature_net(DEFAULT_FEATURE_NET, data)
+    real, colours = features(net, data.images), palette(data.images)
+    for weak_file, omega in runs:
+        line = {"weak": weak_file, "omega": omega, "engine": main.name}
+        for arm in ("noise1", "noise0"):
+            imgs = np.load(kept[weak_file, omega, arm])
+            line[arm] = {k: v for k, v in score(imgs, data, net, real, colours).items() if not isinstance(v, dict)}
+        line["distinct_ratio"] = line["noise0"]["distinct"] / line["noise1"]["distinct"]
+        print(json.dumps(line), flush=True)
+
+if __name__ == "__main__":
+    main()
