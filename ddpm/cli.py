@@ -1,4 +1,4 @@
-"""`python -m ddpm train | sample | evaluate | bench`."""
+"""`python -m ddpm train | sample | journey | evaluate | bench | export | info`."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +18,7 @@ from .engine import Engine, export_ir, fast_model
 from .denoiser import Denoiser
 from .guidance import DEFAULT_AUTOGUIDANCE, DEFAULT_GUIDANCE, MIXED, autoguide, class_context, guide
 from .images import make_grid, upscale, write_animation, write_png
-from .noise import seeded_noise
+from .noise import SpriteNoise, seeded_noise
 from .sampler import KINDS, default_steps, sampler
 from .schedule import Schedule
 from .unet import UNetConfig
@@ -44,6 +44,12 @@ def _autoguidance_flags(p: argparse.ArgumentParser) -> None:
                    help="autoguidance strength ω ≥ 1: guided by a weaker copy of the net (1: the net alone); "
                         "used where a weak net is found")
     p.add_argument("--weak", default=None, help="the weak net (default: NAME.weak.safetensors beside --weights, if there)")
+
+
+def _sampler_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sampler", choices=KINDS, default="ddpm")
+    p.add_argument("--steps", type=_positive(int), default=None,
+                   help=f"ddpm: {default_steps('ddpm')} (fewer = respaced); ddim: {default_steps('ddim')}")
 
 
 def _bf16_flag(p: argparse.ArgumentParser) -> None:
@@ -83,25 +89,30 @@ def denoiser(a: argparse.Namespace, weights: Path, openvino: bool = True) -> tup
     return fast, autoguide(fast, weak, a.autoguidance), f"{fast.name}, autoguided by {weak_file.name} at ω = {a.autoguidance:g}"
 
 
+def _run_setup(a: argparse.Namespace, n: int) -> tuple[torch.device, Denoiser, torch.Tensor, SpriteNoise, torch.Tensor | None]:
+    """What `sample` and `journey` share: the device, the (auto)guided denoiser for --class and --guidance, and the
+    seed's x_T, noise and contexts for n sprites."""
+    weights = Path(a.weights or DEFAULT_WEIGHTS)
+    fast, model, said = denoiser(a, weights)
+    print(said)
+    x_T, noise = seeded_noise(a.seed, n)
+    c = class_context(None if a.class_name == NO_CLASS else a.class_name, n, read_classes(weights))
+    return fast.device, guide(model, a.guidance, c), x_T, noise, c.to(fast.device) if c is not None else None
+
+
 def cmd_sample(a: argparse.Namespace) -> None:
     out = Path(a.out)
     if out.suffix not in OUTPUT_SUFFIXES:
         raise SystemExit(f"--out must end in one of {', '.join(OUTPUT_SUFFIXES)}, not {out.name!r}")
-    weights = Path(a.weights or DEFAULT_WEIGHTS)
-    fast, model, said = denoiser(a, weights)
-    print(said)
-    classes = read_classes(weights)
-    x_T, noise = seeded_noise(a.seed, a.n)
-    c = class_context(None if a.class_name == NO_CLASS else a.class_name, a.n, classes)
-    steps = sampler(a.sampler, guide(model, a.guidance, c), x_T.to(fast.device), steps=a.steps, noise_scale=a.noise_scale,
-                    noise=noise, context=c.to(fast.device) if c is not None else None)
+    device, model, x_T, noise, c = _run_setup(a, a.n)
+    steps = sampler(a.sampler, model, x_T.to(device), steps=a.steps, noise_scale=a.noise_scale, noise=noise, context=c)
     frames, x = [], x_T
     want_frames = out.suffix in (".gif", ".mp4")
     total = a.steps or default_steps(a.sampler)
     for done, step in enumerate(tqdm(steps, total=total, desc=a.sampler, unit="step"), start=1):
         x = step.x
         # Frames every 1 % of the run and the last one, so a long run stays a short animation.
-        if want_frames and (done % max(1, (total or 100) // 100) == 0 or step.t <= 1):
+        if want_frames and (done % max(1, total // 100) == 0 or step.t <= 1):
             frames.append(upscale(make_grid(to_uint8(x)), a.scale))
     images = to_uint8(x)
     if out.suffix == ".npy":
@@ -119,16 +130,12 @@ def cmd_journey(a: argparse.Namespace) -> None:
     out = Path(a.out)
     if out.suffix != ".png":
         raise SystemExit(f"--out must end in .png, not {out.name!r}")
-    weights = Path(a.weights or DEFAULT_WEIGHTS)
-    fast, model, said = denoiser(a, weights)
-    print(said)
     n = a.sprite  # sprites 1 … n of the seed are drawn, so that sprite a.sprite gets the same noise as in a run of n or more
-    x_T, noise = seeded_noise(a.seed, n)
-    c = class_context(None if a.class_name == NO_CLASS else a.class_name, n, read_classes(weights))
+    device, model, x_T, noise, c = _run_setup(a, n)
     both = a.sampler == "ddpm" and not a.one_arm
     total = a.steps or default_steps(a.sampler)
-    walk = sampler(a.sampler, guide(model, a.guidance, c), x_T.to(fast.device), steps=total, noise_scale=a.noise_scale,
-                   noise=noise, context=c.to(fast.device) if c is not None else None, side_by_side=both)
+    walk = sampler(a.sampler, model, x_T.to(device), steps=total, noise_scale=a.noise_scale, noise=noise, context=c,
+                   side_by_side=both)
     rows = [n - 1, 2 * n - 1] if both else [n - 1]
     labels, xt, x0 = collect(walk, x_T.repeat(2, 1, 1, 1) if both else x_T, rows, total)
     arms = ["with noise", "z = 0"] if both else [a.sampler.upper()]
@@ -223,9 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")
     s.add_argument("--n", type=_positive(int), default=16)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--sampler", choices=KINDS, default="ddpm")
-    s.add_argument("--steps", type=_positive(int), default=None,
-                   help=f"ddpm: {default_steps('ddpm')} (fewer = respaced); ddim: {default_steps('ddim')}")
+    _sampler_flags(s)
     s.add_argument("--noise-scale", type=float, default=1.0, help="λ, multiplies s3·z (0 = the no-noise sampler)")
     s.add_argument("--class", dest="class_name", default=MIXED,
                    help=f"{MIXED}: sprite i asks for class i mod 5 (default); {NO_CLASS}: unconditional; "
@@ -243,9 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--seed", type=int, default=0)
     j.add_argument("--sprite", type=_positive(int), default=1,
                    help="which sprite of the seed, counted from 1 as on the page (sprite 1 is the top-left one of a grid)")
-    j.add_argument("--sampler", choices=KINDS, default="ddpm")
-    j.add_argument("--steps", type=_positive(int), default=None,
-                   help=f"ddpm: {default_steps('ddpm')} (fewer = respaced); ddim: {default_steps('ddim')}")
+    _sampler_flags(j)
     j.add_argument("--noise-scale", type=float, default=1.0, help="λ, multiplies s3·z on the noisy arm")
     j.add_argument("--class", dest="class_name", default=NO_CLASS,
                    help=f"{NO_CLASS}: unconditional, as in lesson 1 (default); {MIXED}: sprite i asks for class i mod 5; or a class")
