@@ -21,7 +21,10 @@ from torch import Tensor
 
 SPRITE_SHAPE = (3, 16, 16)
 PER_DRAW = 3 * 16 * 16  # values a sprite draws a step
-MAX_SEED = 2**32 - 1  # seeds and sprite indices are uint32 words of the hash
+MAX_WORD = 2**32 - 1  # sprite indices and counters are uint32 words of the hash
+# Seeds are words too, but stop at 2^31 − 1: the page's slider and JavaScript's bitwise integers are signed 32-bit,
+# so every seed the library takes, the page can show and draw alike.
+MAX_SEED = 2**31 - 1
 LN2 = 0.6931471805599453
 HALF_PI = 1.5707963267948966
 SQRT_HALF = 0.7071067811865476
@@ -89,7 +92,7 @@ def sprite_keys(seed: int, sprites: np.ndarray) -> np.ndarray:
 def normal(keys: np.ndarray, draw: int, count: int = PER_DRAW) -> np.ndarray:
     """Values 0 … count − 1 (count even) of `draw` for each key: float32 (len(keys), count)."""
     counters = np.arange(count, dtype=np.uint64) + np.uint64(draw) * np.uint64(count)
-    if count % 2 or counters[-1] > MAX_SEED:
+    if count % 2 or counters[-1] > MAX_WORD:
         raise ValueError(f"need an even count and draw·count + count ≤ 2^32, got draw {draw}, count {count}")
     bits = hash32(hash32(counters.astype(np.uint32))[None, :] ^ keys[:, None])
     radius = np.sqrt(-2 * _log_unit(bits[:, 0::2]))
@@ -108,8 +111,8 @@ class SpriteNoise:
     def __init__(self, seed: int, sprites: Sequence[int | None], draws: int = 0) -> None:
         self.seed, self.sprites, self.draws = seed, tuple(sprites), draws
         drawn = [i for i in self.sprites if i is not None]
-        if any(not 0 <= i <= MAX_SEED for i in drawn):
-            raise ValueError(f"sprite indices must be from 0 to {MAX_SEED}")
+        if any(not 0 <= i <= MAX_WORD for i in drawn):
+            raise ValueError(f"sprite indices must be from 0 to {MAX_WORD}")
         self._rows = [k for k, i in enumerate(self.sprites) if i is not None]
         self._keys = sprite_keys(seed, np.array(drawn, np.int64))
 

@@ -182,7 +182,7 @@ class Batcher:
                     lanes = list(self._running)
                     asks = [self._asks.pop(lane) for lane in lanes]
             if fn is None:
-                models: dict[int, tuple[Denoiser, list[_Ask]]] = {}  # one pass per model; the demo serves one
+                models: dict[int, tuple[Denoiser, list[_Ask]]] = {}  # one pass per denoiser: runs at the same ω share it
                 for lane, ask in zip(lanes, asks):
                     models.setdefault(id(lane.model), (lane.model, []))[1].append(ask)
                 for model, group in models.values():

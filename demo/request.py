@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from ddpm import CLASSES, Schedule
 from ddpm.guidance import DEFAULT_AUTOGUIDANCE, DEFAULT_GUIDANCE, MIXED
+from ddpm.noise import MAX_SEED
 from ddpm.sampler import default_steps
 
 MAX_SPRITES = 64
-MAX_SEED = 2**31 - 1
 MAX_GUIDANCE = 10.0
 MAX_NOISE_SCALE = 2.0
 MAX_AUTOGUIDANCE = 4.0  # ω past which the weak net's errors are pushed so far that colours saturate

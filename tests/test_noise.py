@@ -9,7 +9,7 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
-from ddpm.noise import SpriteNoise, _cos_sin_turn, _log_unit, hash32, normal, sprite_keys
+from ddpm.noise import MAX_SEED, SpriteNoise, _cos_sin_turn, _log_unit, hash32, normal, sprite_keys
 
 NOISE_JS = Path(__file__).resolve().parents[1] / "demo" / "web" / "noise.js"
 
@@ -82,7 +82,7 @@ def run_js(body: str) -> str:
 
 
 def test_javascript_draws_the_same_bits():
-    seeds, sprites, draws = [0, 1, 2**31 - 1, 2**32 - 1], [0, 1, 63, None], 3
+    seeds, sprites, draws = [0, 1, 12345, MAX_SEED], [0, 1, 63, None], 3  # MAX_SEED: the largest the page takes
     body = f"""const out = [];
 for (const seed of {json.dumps(seeds)}) {{
   const stream = new noise.SpriteNoise(seed, {json.dumps(sprites)});
@@ -94,3 +94,15 @@ print(JSON.stringify(out));"""
     py = np.stack([noise.draw().numpy().ravel() for noise in ours for _ in range(draws)])
     assert js.shape == py.shape
     assert np.array_equal(js.view(np.uint32), py.view(np.uint32))  # bit for bit, not merely close
+
+
+def test_one_seed_range_for_the_library_and_the_page():
+    from demo.request import RequestError, parse_request
+
+    assert MAX_SEED == 2**31 - 1  # signed 32-bit: the page's slider and JavaScript's integers
+    sprite_keys(MAX_SEED, np.array([0]))
+    parse_request(seed=MAX_SEED)
+    with pytest.raises(ValueError, match="seed"):
+        sprite_keys(MAX_SEED + 1, np.array([0]))
+    with pytest.raises(RequestError):
+        parse_request(seed=MAX_SEED + 1)
