@@ -82,9 +82,9 @@ def guide(model: Denoiser, weight: float, context: Tensor | None) -> Denoiser:
     return guided if guides(weight, context is not None) else model
 
 
-# ω where a weak net ships beside the weights. 1, the main net alone: autoguidance cleans the z = 0 arm too, and the
-# lesson needs it to collapse (weights/README.md, "Autoguidance").
-DEFAULT_AUTOGUIDANCE = 1.0
+# ω where a weak net ships beside the weights: the largest of the sweep whose z = 0 arm still collapses, by the count
+# of repeats (weights/README.md, "Autoguidance by default"). Larger ω draws cleaner sprites but cleans that arm too.
+DEFAULT_AUTOGUIDANCE = 1.4
 
 
 class AutoGuided:

@@ -19,7 +19,8 @@ PAGE = {
         "intro": "# How a diffusion model samples\n"
                  "A U-Net predicts the noise ε̂ in a noisy sprite; each step removes it and **adds back a little fresh noise**: "
                  "x<sub>t−1</sub> = s1·(x<sub>t</sub> − s2·ε̂) + s3·z, for t = 500 … 1 (DDPM; *How Diffusion Models Work*, lesson 1). "
-                 "On the right the same start without the fresh noise (z = 0): watch it collapse into blobs.",
+                 "On the right the same start without the fresh noise (z = 0): watch it collapse into pale blobs "
+                 "and the same few sprites over and over.",
         "sampler": "sampler", "steps": "denoising steps (fewer = respaced)", "seed": "seed", "dice": "random seed",
         "sprites": "sprites", "class": "class",
         "guidance": "class guidance w (classifier-free; with a class only, twice the work)",
@@ -36,7 +37,8 @@ PAGE = {
         "hero": "hero", "creature": "creature", "food": "food", "weapon": "weapon", "item": "item",
         "last run": "last run", "seed_source": "seed", "examples": "Examples (their last frame, computed once)",
         "in_class": "In class: the lesson, a link a step",
-        "in_class_steps": "1. [**Noise against z = 0**](?run=1): on the right, without the fresh noise, the sprites collapse.\n"
+        "in_class_steps": "1. [**Noise against z = 0**](?run=1): on the right, without the fresh noise, the sprites collapse: "
+                          "the same few, over and over.\n"
                           "2. [**λ = 0.5**](?lambda=0.5&run=1), then [**λ = 1.5**](?lambda=1.5&run=1): too little noise, too much.\n"
                           "3. [**What the network sees**](?view=x0&run=1&t=250): the predicted x̂0, scrubbed back to t = 250.\n"
                           "4. [**The forward process**](?run=1&action=forward): the sprites dissolve into noise beside the run.\n"
@@ -47,15 +49,16 @@ PAGE = {
         "compute": "where the sampling is computed", "compute_auto": "this browser if it can, else the server",
         "compute_browser": "this browser", "compute_server": "the server",
         "autoguidance": "autoguidance ω: guided by a weaker copy of itself",
-        "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak), with a small, briefly trained copy of the net; it pushes away from "
-                             "that copy's mistakes: cleaner colours and outlines, on both sides alike, so that the right side "
-                             "collapses less too. 1 = the net alone.",
+        "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak), with a small, briefly trained copy of the net. Its mistakes are "
+                             "the net's own, only bigger, so stepping away from them gives clean sprites in flat colours. Both "
+                             "sides get it alike: the right side still collapses, now more into repeats than into blobs. "
+                             "1 = the net alone.",
     },
     ZH: {
         "intro": "# 扩散模型如何采样\n"
                  "U-Net 预测带噪精灵图中的噪声 ε̂；每一步去噪时减去它，再**加回一点新的噪声**："
                  "x<sub>t−1</sub> = s1·(x<sub>t</sub> − s2·ε̂) + s3·z，t = 500 … 1（DDPM；《How Diffusion Models Work》第 1 课）。"
-                 "右边是同一个起点、不加新噪声（z = 0）的采样：看它塌缩成一团团模糊的色块。",
+                 "右边是同一个起点、不加新噪声（z = 0）的采样：看它塌缩成模糊的色块，和一遍又一遍重复的同几个精灵图。",
         "sampler": "采样器", "steps": "去噪步数（更少 = 重新间隔的时间步长）", "seed": "随机种子", "dice": "换个种子",
         "sprites": "精灵图数量", "class": "类别",
         "guidance": "类别引导 w（无分类器引导；仅在选了类别时起作用，计算量加倍）",
@@ -72,7 +75,7 @@ PAGE = {
         "hero": "英雄", "creature": "生物", "food": "食物", "weapon": "武器", "item": "物品",
         "last run": "上一次采样", "seed_source": "随机种子", "examples": "示例（最后一帧，只计算一次）",
         "in_class": "课堂：一步一个链接",
-        "in_class_steps": "1. [**加噪声与 z = 0 对比**](?run=1)：右边不加新噪声，精灵图塌缩了。\n"
+        "in_class_steps": "1. [**加噪声与 z = 0 对比**](?run=1)：右边不加新噪声，精灵图塌缩了：同几个图一遍又一遍。\n"
                           "2. [**λ = 0.5**](?lambda=0.5&run=1)，然后 [**λ = 1.5**](?lambda=1.5&run=1)：噪声太少，噪声太多。\n"
                           "3. [**网络看到了什么**](?view=x0&run=1&t=250)：预测的 x̂0，拖回到 t = 250。\n"
                           "4. [**前向过程**](?run=1&action=forward)：精灵图在采样旁边溶解成噪声。\n"
@@ -83,8 +86,9 @@ PAGE = {
         "compute": "采样在哪里计算", "compute_auto": "能用本浏览器就用，否则用服务器",
         "compute_browser": "本浏览器", "compute_server": "服务器",
         "autoguidance": "自引导 ω：由一个更弱的自身副本引导",
-        "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak)，其中 ε̂_weak 来自一个更小、训练更短的网络副本；"
-                             "它把采样推离这个副本的错误：颜色和轮廓更干净。左右两边同样使用，所以右边的塌缩也会减弱。1 = 只用网络本身。",
+        "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak)，其中 ε̂_weak 来自一个更小、训练更短的网络副本。它的错误就是"
+                             "网络自己的错误，只是更大，所以远离它们就得到颜色平整、干净的精灵图。左右两边同样使用：右边仍然塌缩，"
+                             "只是更多地变成重复的图，而不是模糊的色块。1 = 只用网络本身。",
     },
 }
 

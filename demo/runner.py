@@ -96,11 +96,14 @@ def load_demo_model(weights: str | Path | None = None, openvino: bool | None = N
     if precision not in PRECISIONS:
         raise ValueError(f"DDPM_PRECISION must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     bf16 = PRECISIONS[precision]
-    warm = (rows(parse_request()),)
+    default = parse_request()
+    warm = (rows(default),)
     fast = on_sampler_thread(lambda: fast_model(weights, "cpu", bf16=bf16, openvino=openvino, warm=warm))
     weak_file = weak_path(weights)
-    # The weak net is off by default (ω = 1): loaded for the slider, compiled only when a run first asks for it.
-    weak = on_sampler_thread(lambda: fast_model(weak_file, "cpu", bf16=bf16, openvino=openvino)) if weak_file.is_file() else None
+    # The default run is autoguided where ω > 1 (ddpm.guidance.DEFAULT_AUTOGUIDANCE): the weak net is compiled for it too.
+    weak_warm = warm if default.autoguidance != 1 else ()
+    weak = (on_sampler_thread(lambda: fast_model(weak_file, "cpu", bf16=bf16, openvino=openvino, warm=weak_warm))
+            if weak_file.is_file() else None)
     return DemoModel(fast, read_classes(weights), weights, weak)
 
 

@@ -80,3 +80,21 @@ def test_autoguidance_is_the_weak_net_pushed_towards_the_main_one(tiny_model):
         torch.testing.assert_close(both, 4.0 * ag(x, t, c) - 3.0 * ag(x, t, torch.zeros_like(c)), atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="ω"):
         AutoGuided(tiny_model, weak, 0.5)
+
+
+def test_the_default_run_is_autoguided_by_the_shipped_weak_net_by_its_formula():
+    """Issue 32: autoguidance by default. The CLI's and the demo's default ω, with the weak net that ships beside the
+    weights, gives ε̂_weak + ω·(ε̂ − ε̂_weak), computed here by hand from the two nets."""
+    from ddpm import load_model
+    from ddpm.checkpoint import DEFAULT_WEIGHTS, weak_path
+    from ddpm.guidance import DEFAULT_AUTOGUIDANCE, autoguide
+    from demo.request import parse_request
+
+    omega = parse_request().autoguidance
+    assert omega == DEFAULT_AUTOGUIDANCE > 1 and weak_path(DEFAULT_WEIGHTS).is_file()
+    main, weak = load_model(DEFAULT_WEIGHTS, device="cpu"), load_model(weak_path(DEFAULT_WEIGHTS), device="cpu")
+    torch.manual_seed(0)
+    x, t, c = torch.randn(4, 3, 16, 16), torch.tensor([1, 100, 250, 500]), torch.zeros(4, 5)
+    with torch.no_grad():
+        by_hand = weak(x, t, c) + omega * (main(x, t, c) - weak(x, t, c))
+        torch.testing.assert_close(autoguide(main, weak, omega)(x, t, c), by_hand)
