@@ -38,6 +38,7 @@ class TrainConfig:
     ema_sigma_rels: tuple[float, ...] = ()  # power-function EMAs kept beside it (ddpm/ema.py), each in its own file
     p_uncond: float = 0.1  # context dropout: share of sprites trained without their class
     min_snr_gamma: float = 0.0  # > 0: weight each sprite's loss by min(SNR_t, γ)/SNR_t (Hang et al. 2023); 0: plain MSE
+    t_band: float = 0.0  # share of sprites whose t is drawn from COLOUR_BAND rather than from all of 1 … T (0: uniform t)
     balance: bool = False  # draw every class equally often (creatures are half the tiles)
     flip: bool = True  # random horizontal flips
     seed: int = 0
@@ -76,6 +77,28 @@ def loss_weight(schedule: Schedule, t: torch.Tensor, gamma: float) -> torch.Tens
     ab = schedule.ab_t[t]
     snr = ab / (1 - ab)
     return snr.clamp(max=gamma) / snr if gamma > 0 else torch.ones_like(snr)
+
+
+# σ_t = √((1 − ᾱ_t)/ᾱ_t), the noise-to-signal ratio, from 0.1 to 1: where a pixel's colour is decided (issue 32).
+COLOUR_BAND = (0.1, 1.0)
+
+
+def band_steps(schedule: Schedule, band: tuple[float, float] = COLOUR_BAND) -> torch.Tensor:
+    """The steps t whose σ_t = √((1 − ᾱ_t)/ᾱ_t) lies in `band`."""
+    t = torch.arange(1, schedule.T + 1)
+    ab = schedule.ab_t[t]
+    sigma = ((1 - ab) / ab).sqrt()
+    return t[(sigma >= band[0]) & (sigma <= band[1])]
+
+
+def draw_t(schedule: Schedule, n: int, band_share: float, generator: torch.Generator) -> torch.Tensor:
+    """n steps t: uniform over 1 … T, the course's, or, for a `band_share` of them, uniform over COLOUR_BAND's steps."""
+    t = torch.randint(1, schedule.T + 1, (n,), generator=generator)
+    if band_share <= 0:
+        return t  # the same draws as before the option existed
+    band = band_steps(schedule)
+    in_band = torch.rand(n, generator=generator) < band_share
+    return torch.where(in_band, band[torch.randint(len(band), (n,), generator=generator)], t)
 
 
 def draw_weights(labels: np.ndarray, balance: bool) -> torch.Tensor:
@@ -172,7 +195,7 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
         if cfg.flip:
             x0 = random_hflip(x0, gen)
         c = context_batch(y_all[idx], len(data.classes), cfg.p_uncond, gen).to(device)
-        t = torch.randint(1, schedule.T + 1, (cfg.batch_size,), generator=gen).to(device)
+        t = draw_t(schedule, cfg.batch_size, cfg.t_band, gen).to(device)
         noise = torch.randn(x0.shape, generator=gen).to(device)
         with autocast(device, bf16):
             pred = model(q_sample(schedule, x0, t, noise), t, c)

@@ -9,7 +9,7 @@ from ddpm.evaluate import (CALIBRATION_SIGMA, CALIBRATION_SPECKLE, calibrate, co
                            frechet_distance, nearest_rms, off_palette_share, palette, pixel_diversity, precision_recall)
 from ddpm.featnet import gaussian_noise, palette_speckle, sprite_mask, train_feature_net, wrong_pixels
 from ddpm.ema import PowerEMA, power_beta, sigma_rel_to_gamma
-from ddpm.train import TrainConfig, draw_weights, ema_path, loss_weight, lr_factor, train
+from ddpm.train import TrainConfig, band_steps, draw_t, draw_weights, ema_path, loss_weight, lr_factor, train
 
 
 def toy_sprites(n=64):
@@ -66,6 +66,19 @@ def test_min_snr_weight_is_its_closed_form():
     assert loss_weight(s, torch.tensor([500]), 5.0) == 1  # at high noise SNR < γ: the plain loss
     assert loss_weight(s, torch.tensor([1]), 5.0) < 0.01  # nearly clean sprites count for little
     assert torch.equal(loss_weight(s, t, 0.0), torch.ones(4))
+
+
+def test_the_colour_band_is_where_sigma_is_from_a_tenth_to_one():
+    beta = np.linspace(1e-4, 0.02, 501)  # the course's schedule, by hand: β_s for s = 0 … 500, ᾱ_t = Π_{s ≤ t} (1 − β_s)
+    ab = np.cumprod(1 - beta)[1:]  # t = 1 … 500
+    sigma = np.sqrt((1 - ab) / ab)
+    expected = np.flatnonzero((sigma >= 0.1) & (sigma <= 1)) + 1
+    assert band_steps(Schedule()).tolist() == expected.tolist()
+    gen = torch.Generator().manual_seed(0)
+    assert torch.equal(draw_t(Schedule(), 64, 0.0, gen), torch.randint(1, 501, (64,), generator=torch.Generator().manual_seed(0)))
+    t = draw_t(Schedule(), 20_000, 0.5, gen).numpy()
+    in_band = np.isin(t, expected).mean()  # half drawn in the band, and a third of the uniform half lands there too
+    assert in_band == pytest.approx(0.5 + 0.5 * len(expected) / 500, abs=0.015) and t.min() >= 1 and t.max() <= 500
 
 
 def test_balanced_draws_give_every_class_the_same_share():
