@@ -39,6 +39,7 @@ class TrainConfig:
     p_uncond: float = 0.1  # context dropout: share of sprites trained without their class
     min_snr_gamma: float = 0.0  # > 0: weight each sprite's loss by min(SNR_t, γ)/SNR_t (Hang et al. 2023); 0: plain MSE
     t_band: float = 0.0  # share of sprites whose t is drawn from COLOUR_BAND rather than from all of 1 … T (0: uniform t)
+    input_perturbation: float = 0.0  # γ of DDPM-IP (Ning et al. 2023): x_t is made with ε + γ·ξ, the target stays ε; 0: off
     balance: bool = False  # draw every class equally often (creatures are half the tiles)
     flip: bool = True  # random horizontal flips
     seed: int = 0
@@ -99,6 +100,14 @@ def draw_t(schedule: Schedule, n: int, band_share: float, generator: torch.Gener
     band = band_steps(schedule)
     in_band = torch.rand(n, generator=generator) < band_share
     return torch.where(in_band, band[torch.randint(len(band), (n,), generator=generator)], t)
+
+
+def perturbed(noise: torch.Tensor, gamma: float, generator: torch.Generator) -> torch.Tensor:
+    """The noise that makes x_t under DDPM-IP (Ning et al. 2023, eq. 9): ε + γ·ξ, ξ ~ N(0, I) (the target stays ε),
+    so that the net trains on inputs as off as a sampler's own errors make them; `noise` itself at γ = 0."""
+    if gamma <= 0:
+        return noise  # the same draws as before the option existed
+    return noise + gamma * torch.randn(noise.shape, generator=generator).to(noise.device)
 
 
 def draw_weights(labels: np.ndarray, balance: bool) -> torch.Tensor:
@@ -198,7 +207,7 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
         t = draw_t(schedule, cfg.batch_size, cfg.t_band, gen).to(device)
         noise = torch.randn(x0.shape, generator=gen).to(device)
         with autocast(device, bf16):
-            pred = model(q_sample(schedule, x0, t, noise), t, c)
+            pred = model(q_sample(schedule, x0, t, perturbed(noise, cfg.input_perturbation, gen)), t, c)
         per_sprite = (pred.float() - noise).pow(2).mean(dim=(1, 2, 3))  # the course's ε-prediction MSE
         loss = (loss_weight(schedule, t.cpu(), cfg.min_snr_gamma).to(device) * per_sprite).mean()
         opt.zero_grad(set_to_none=True)

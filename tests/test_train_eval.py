@@ -9,7 +9,7 @@ from ddpm.evaluate import (CALIBRATION_SIGMA, CALIBRATION_SPECKLE, calibrate, co
                            frechet_distance, nearest_rms, off_palette_share, palette, pixel_diversity, precision_recall)
 from ddpm.featnet import gaussian_noise, palette_speckle, sprite_mask, train_feature_net, wrong_pixels
 from ddpm.ema import PowerEMA, power_beta, sigma_rel_to_gamma
-from ddpm.train import TrainConfig, band_steps, draw_t, draw_weights, ema_path, loss_weight, lr_factor, train
+from ddpm.train import TrainConfig, band_steps, draw_t, draw_weights, ema_path, loss_weight, lr_factor, perturbed, train
 
 
 def toy_sprites(n=64):
@@ -79,6 +79,16 @@ def test_the_colour_band_is_where_sigma_is_from_a_tenth_to_one():
     t = draw_t(Schedule(), 20_000, 0.5, gen).numpy()
     in_band = np.isin(t, expected).mean()  # half drawn in the band, and a third of the uniform half lands there too
     assert in_band == pytest.approx(0.5 + 0.5 * len(expected) / 500, abs=0.015) and t.min() >= 1 and t.max() <= 500
+
+
+def test_input_perturbation_adds_gamma_times_fresh_noise():
+    noise = torch.randn(200_000, generator=torch.Generator().manual_seed(1))
+    assert perturbed(noise, 0.0, torch.Generator()) is noise
+    moved = perturbed(noise, 0.1, torch.Generator().manual_seed(2))
+    # ε + γ·ξ with ξ independent of ε: the difference is γ·N(0, 1), the sum has variance 1 + γ².
+    assert (moved - noise).std().item() == pytest.approx(0.1, rel=0.01)
+    assert moved.var().item() == pytest.approx(noise.var().item() + 0.01, rel=0.01)
+    assert abs(torch.corrcoef(torch.stack([moved - noise, noise]))[0, 1].item()) < 0.01
 
 
 def test_balanced_draws_give_every_class_the_same_share():
