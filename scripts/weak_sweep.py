@@ -2,7 +2,9 @@
 samples of seed 0, for each weak net and ω given. One JSON line each (issue 32's sweep; weights/README.md).
 The samples are kept in --keep (one .npy an arm) and reused when there, so a new feature net rescores them for free.
 
-    python scripts/weak_sweep.py --weak runs/weak/n8-1000.safetensors weights/sprites.weak.safetensors --omega 1.5 2
+    python scripts/weak_sweep.py --weak runs/weak/n8-1000.safetensors runs/weak/n8-3000.safetensors --omega 1.25 1.5
+    python scripts/weak_sweep.py --weights runs/trial/control.ema0.050.safetensors --weak weights/sprites.weak.safetensors \
+        --omega 1.4 --noisy-only --keep runs/trial/control
 """
 import argparse
 import json
@@ -30,14 +32,16 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--fp32", action="store_true", help="eager-torch fp32 rather than the fast engine")
     p.add_argument("--keep", default="runs/sweep", help="folder for the samples")
+    p.add_argument("--noisy-only", action="store_true", help="only the λ = 1 arm (a trial's quality, not the z = 0 bar)")
     a = p.parse_args()
     main = fast_model(a.weights, bf16=False if a.fp32 else None, openvino=not a.fp32)
     runs = [(weak_file, omega) for weak_file in a.weak for omega in a.omega]
+    arms = (("noise1", 1.0),) if a.noisy_only else (("noise1", 1.0), ("noise0", 0.0))
     kept = {}
     for weak_file in a.weak:  # every sample first, so that scoring them waits on nothing
         weak = fast_model(weak_file, main.device, bf16=False if a.fp32 else None, openvino=not a.fp32)
         for omega in a.omega:
-            for arm, scale in (("noise1", 1.0), ("noise0", 0.0)):
+            for arm, scale in arms:
                 path = kept[weak_file, omega, arm] = Path(a.keep) / f"{Path(weak_file).stem}_w{omega:g}_{arm}_n{a.n}.npy"
                 if not path.is_file():
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,12 +50,14 @@ def main() -> None:
     net = load_or_train_feature_net(DEFAULT_FEATURE_NET, data)
     real, colours = features(net, data.images), palette(data.images)
     for weak_file, omega in runs:
-        line = {"weak": weak_file, "omega": omega, "engine": main.name}
-        for arm in ("noise1", "noise0"):
+        line = {"weights": a.weights, "weak": weak_file, "omega": omega, "engine": main.name}
+        for arm, _ in arms:
             imgs = np.load(kept[weak_file, omega, arm])
             line[arm] = {k: v for k, v in score(imgs, data, net, real, colours).items() if not isinstance(v, dict)}
-        line["distinct_ratio"] = line["noise0"]["distinct"] / line["noise1"]["distinct"]
+        if not a.noisy_only:
+            line["distinct_ratio"] = line["noise0"]["distinct"] / line["noise1"]["distinct"]
         print(json.dumps(line), flush=True)
+
 
 if __name__ == "__main__":
     main()
