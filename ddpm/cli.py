@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     _bf16_flag(j)
     j.set_defaults(func=cmd_journey)
 
-    e = sub.add_parser("evaluate", help="Sprite-FID, near-copies, diversity and class accuracy")
+    e = sub.add_parser("evaluate", help="the feature net's calibration; FID, precision, recall, coverage, repeats, class accuracy")
     e.add_argument("--weights", default=None, help=f"default: {DEFAULT_WEIGHTS}")
     e.add_argument("--data", default=str(DEFAULT_DATA))
     e.add_argument("--feature-net", default=str(DEFAULT_FEATURE_NET), help="trained on --data and saved here if absent")
