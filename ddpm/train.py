@@ -92,12 +92,12 @@ def band_steps(schedule: Schedule, band: tuple[float, float] = COLOUR_BAND) -> t
     return t[(sigma >= band[0]) & (sigma <= band[1])]
 
 
-def draw_t(schedule: Schedule, n: int, band_share: float, generator: torch.Generator) -> torch.Tensor:
-    """n steps t: uniform over 1 … T, the course's, or, for a `band_share` of them, uniform over COLOUR_BAND's steps."""
-    t = torch.randint(1, schedule.T + 1, (n,), generator=generator)
+def draw_t(T: int, band: torch.Tensor, n: int, band_share: float, generator: torch.Generator) -> torch.Tensor:
+    """n steps t: uniform over 1 … T, the course's, or, for a `band_share` of them, uniform over `band`'s steps
+    (band_steps, found once per run)."""
+    t = torch.randint(1, T + 1, (n,), generator=generator)
     if band_share <= 0:
         return t  # the same draws as before the option existed
-    band = band_steps(schedule)
     in_band = torch.rand(n, generator=generator) < band_share
     return torch.where(in_band, band[torch.randint(len(band), (n,), generator=generator)], t)
 
@@ -192,6 +192,7 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
                     "seconds": seconds}, tmp)
         tmp.replace(state_path)
 
+    band = band_steps(schedule)  # the steps --t-band draws from
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
     model.train()
     t_start = time.perf_counter() - seconds
@@ -204,7 +205,7 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
         if cfg.flip:
             x0 = random_hflip(x0, gen)
         c = context_batch(y_all[idx], len(data.classes), cfg.p_uncond, gen).to(device)
-        t = draw_t(schedule, cfg.batch_size, cfg.t_band, gen).to(device)
+        t = draw_t(schedule.T, band, cfg.batch_size, cfg.t_band, gen).to(device)
         noise = torch.randn(x0.shape, generator=gen).to(device)
         with autocast(device, bf16):
             pred = model(q_sample(schedule, x0, t, perturbed(noise, cfg.input_perturbation, gen)), t, c)
