@@ -21,7 +21,8 @@ WRONG_WEIGHT = 3.0  # the wrong-pixel head's target is this × the share (a unit
 
 
 class FeatureNet(nn.Module):
-    """Three conv blocks, average-pooled to 4·width features; a class head and, in training, a wrong-pixel head."""
+    """Three conv blocks, average-pooled to 4·width features, and a class head (training adds a wrong-pixel head of
+    its own: the features must carry what it saw, but evaluate never calls it)."""
 
     def __init__(self, n_classes: int = 5, width: int = 32) -> None:
         super().__init__()
@@ -33,7 +34,6 @@ class FeatureNet(nn.Module):
         self.body = nn.Sequential(block(3, width), nn.MaxPool2d(2), block(width, 2 * width), nn.MaxPool2d(2),
                                   block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Linear(4 * width, n_classes)
-        self.wrong = nn.Linear(4 * width, 1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled (B, 4·width) features of images in [−1, 1]."""
@@ -89,7 +89,8 @@ def train_feature_net(data: Sprites, steps: int = 3000, seed: int = 0, batch: in
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     net = FeatureNet(len(data.classes))
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    wrong = nn.Linear(net.head.in_features, 1)  # the wrong-pixel head, for training only
+    opt = torch.optim.AdamW([*net.parameters(), *wrong.parameters()], lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
     for _ in tqdm(range(steps), desc="feature net", unit="step", leave=False):
         idx = rng.integers(len(images), size=batch)
@@ -99,7 +100,7 @@ def train_feature_net(data: Sprites, steps: int = 3000, seed: int = 0, batch: in
         x = gaussian_noise(wrong_pixels(np.ascontiguousarray(x), share, rng), rng.uniform(0, MAX_SIGMA, batch), rng)
         h = net.features(to_tensor(x))
         target = torch.from_numpy(share).float() * WRONG_WEIGHT
-        loss = F.cross_entropy(net.head(h), labels[idx]) + F.mse_loss(net.wrong(h)[:, 0], target)
+        loss = F.cross_entropy(net.head(h), labels[idx]) + F.mse_loss(wrong(h)[:, 0], target)
         opt.zero_grad()
         loss.backward()
         opt.step()
