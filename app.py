@@ -8,17 +8,16 @@ import sys
 
 import gradio as gr
 
-from demo import (ALL_SPRITES, ANY_CLASS, COMPUTE, DDIM_STEPS, DEFAULTS, FORWARD_SOURCES, MAX_AUTOGUIDANCE, MAX_GUIDANCE, MAX_NOISE_SCALE,
-                  MAX_SEED, MAX_SPRITES, MAX_VIEWERS, MIX, MIXED, SAMPLERS, T, VIEWS, CheckpointError)
+from demo import DDIM_STEPS, FORWARD_SOURCES, MAX_VIEWERS, PACES, RUN, T, CheckpointError
 from demo.browser import (ACTION_AFTER_RUN, COPY_LINK, ON_LOAD, PAGE_CSS, RUN_IF_ASKED, STOP_IN_BROWSER, TOGGLE_CONTROLS, run_in_browser,
                           stage_on_load)
 from demo.browser_run import page_url, served_files
 from demo.components import unchecked
-from demo.link import PACES
 from demo.handlers import (compare, default_steps, denoise, downloads, final_frame, first_schedule_image, forward, link, model, open_link,
                            plan_run, race, random_seed, same, scrubber, show_frame)
 from demo.launch import launch
-from demo.i18n import label, page
+from demo.i18n import page
+from demo.settings import controls
 
 I18N = page()  # the page's words, English and Chinese (demo/i18n.py)
 
@@ -49,24 +48,14 @@ gr.set_static_paths(served_files(model().weights))  # the page's sampler, its ru
 
 with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) as demo:
     gr.Markdown(I18N("intro"), elem_classes="fold")
+    # Every setting's control (demo/settings.py), each placed below where it goes. The autoguidance slider is offered
+    # where a weak net ships beside the weights (weights/README.md says why its default is what it is).
+    setting = controls(I18N, CLASSES, autoguidance={"info": I18N("autoguidance_info"), "visible": model().weak is not None})
     with gr.Row():
         with gr.Column(scale=1, min_width=280, elem_classes="controls"):
-            sampler = gr.Radio(list(SAMPLERS), value=DEFAULTS["sampler"], label=I18N("sampler"))
-            steps = unchecked(gr.Slider(1, T, value=T, step=1, label=I18N("steps")))
-            seed = unchecked(gr.Slider(0, MAX_SEED, value=DEFAULTS["seed"], step=1, label=I18N("seed")))
-            n = unchecked(gr.Slider(1, MAX_SPRITES, value=DEFAULTS["n"], step=1, label=I18N("sprites")))
-            class_name = gr.Dropdown([(I18N("any"), ANY_CLASS), (I18N("mixed"), MIXED), (I18N("mix_choice"), MIX),
-                                      *[(label(c), c) for c in CLASSES]],
-                                     value=DEFAULTS["class_name"], label=I18N("class"))
-            guidance = unchecked(gr.Slider(0, MAX_GUIDANCE, value=DEFAULTS["guidance"], step=0.5, label=I18N("guidance")))
-            mix = gr.Textbox(DEFAULTS["mix"], label=I18N("mix"))
-            add_noise = gr.Checkbox(value=DEFAULTS["add_noise"], label=I18N("add_noise"))
-            noise_scale = unchecked(gr.Slider(0, MAX_NOISE_SCALE, value=DEFAULTS["noise_scale"], step=0.05, label=I18N("noise_scale")))
-            side_by_side = gr.Checkbox(value=DEFAULTS["side_by_side"], label=I18N("side_by_side"))
-            # Offered where a weak net ships beside the weights (weights/README.md says why its default is what it is).
-            autoguidance = unchecked(gr.Slider(1, MAX_AUTOGUIDANCE, value=DEFAULTS["autoguidance"], step=0.1, label=I18N("autoguidance"),
-                                               info=I18N("autoguidance_info"), visible=model().weak is not None))
-            compute = gr.Radio([(I18N(f"compute_{c}"), c) for c in COMPUTE], value=COMPUTE[0], label=I18N("compute"), elem_id="compute")
+            for name in ("sampler", "steps", "seed", "n", "class_name", "guidance", "mix", "add_noise", "noise_scale", "side_by_side",
+                         "autoguidance", "compute"):
+                setting[name].render()
             link_btn = gr.Button(I18N("link"), size="sm")
             link_box = gr.Textbox(label=I18N("link_box"), buttons=["copy"])
         with gr.Column(scale=2):
@@ -76,14 +65,12 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
                 stop_btn = gr.Button(I18N("stop"), variant="stop")
                 dice = gr.Button(I18N("dice"), min_width=60)
                 present_toggle = gr.Button(I18N("present_toggle"), elem_id="present-toggle")
-            pace = gr.Radio([(I18N(f"pace_{p}"), p) for p in PACES], value=PACES[0], label=I18N("pace"), elem_id="pace")
+            setting["pace"].render()
             stage = gr.HTML(None, html_template=STAGE_HTML, css_template=STAGE_CSS, js_on_load=stage_on_load(page_url()), elem_id="stage")
             status = gr.Markdown(I18N("press_run"), elem_id="status")
             with gr.Row(elem_classes="fold"):
-                view = gr.Radio([(I18N(key), v) for key, v in zip(("view_x", "view_eps", "view_x0"), VIEWS)], value=VIEWS[0],
-                                label=I18N("show"))
-                sprite = gr.Dropdown([(I18N("all"), ALL_SPRITES), *map(str, range(1, MAX_SPRITES + 1))], value=ALL_SPRITES,
-                                     label=I18N("sprite"))
+                setting["view"].render()
+                setting["sprite"].render()
             scrub = gr.Slider(0, 1, value=0, step=1, label=I18N("scrub"), visible=False, elem_classes="fold")
             with gr.Row(elem_classes="fold"):
                 source = gr.Radio([(I18N("last run"), FORWARD_SOURCES[0]), (I18N("seed_source"), FORWARD_SOURCES[1])],
@@ -109,11 +96,14 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     planned = gr.JSON(None, visible=False)
     browser_frames = gr.Textbox("", visible=False)
 
-    # guidance, mix and autoguidance last, so that API calls written before them still work (they have defaults).
-    inputs = [sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance, mix, autoguidance]
+    # The run's settings in the public API's order (demo/settings.RUN: guidance, mix and autoguidance last, so that
+    # API calls written before them still work); every control of the page in the handlers' order (settings.ON_PAGE).
+    inputs = [setting[name] for name in RUN]
+    on_page = list(setting.values())
+    sampler, steps, seed, n, view, sprite, pace = (setting[name] for name in ("sampler", "steps", "seed", "n", "view", "sprite", "pace"))
     # Runs, the forward process and races all wait on the one batcher (demo/batcher.py), not on Gradio's queue.
     runs = dict(concurrency_limit=MAX_VIEWERS, concurrency_id="runs", show_progress="hidden")
-    plan_event = run_btn.click(plan_run, [*inputs, paced, compute], planned, api_visibility="private", show_progress="hidden")
+    plan_event = run_btn.click(plan_run, [*inputs, paced, setting["compute"]], planned, api_visibility="private", show_progress="hidden")
     run_inputs = [*inputs, paced, planned, browser_frames]
     run_event = plan_event.success(denoise, run_inputs, [stage, status, plot, frames], js=run_in_browser(page_url(), len(run_inputs)),
                                    api_name="denoise", **runs)
@@ -133,13 +123,11 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only
         trigger(show_frame, [frames, scrub, view, sprite], [stage, status, plot], api_visibility="private")
     # Every setting in the address (demo/link.py): set on load, and a link to the settings on demand.
-    linked = [sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace, compute,
-              autoguidance]
-    demo.load(open_link, None, [*linked, status, after, stage], js=ON_LOAD, api_visibility="private").then(None, js=RUN_IF_ASKED)
-    link_btn.click(link, linked, link_box, api_visibility="private").then(None, link_box, link_box, js=COPY_LINK)
+    demo.load(open_link, None, [*on_page, status, after, stage], js=ON_LOAD, api_visibility="private").then(None, js=RUN_IF_ASKED)
+    link_btn.click(link, on_page, link_box, api_visibility="private").then(None, link_box, link_box, js=COPY_LINK)
     present_toggle.click(None, js=TOGGLE_CONTROLS)
     gr.Examples(
-        [["DDPM", 500, 0, 16, ANY_CLASS, True, 1.0, True], ["DDIM", 25, 1, 16, ANY_CLASS, True, 1.0, True],
+        [["DDPM", 500, 0, 16, "any", True, 1.0, True], ["DDIM", 25, 1, 16, "any", True, 1.0, True],
          ["DDPM", 500, 2, 16, "hero", True, 1.0, True]],
         inputs[:8], [stage, status], fn=final_frame, cache_examples=True, cache_mode="lazy", label=I18N("examples"),
         # Labels, not a table: the table's headers would show the I18n labels' raw metadata (Gradio 6.31).

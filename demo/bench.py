@@ -12,7 +12,8 @@ from ddpm.engine import Engine
 
 from .export import render
 from .frames import Frame
-from .request import DEFAULTS, parse_request
+from .request import parse_request
+from .settings import DEFAULTS
 from .runner import FPS, DemoModel, join_run
 
 

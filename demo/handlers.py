@@ -20,9 +20,10 @@ from .forward import forward_frames
 from .frames import Frame
 from .i18n import error, language, line
 from .link import read_link, write_link
-from .request import ALL_SPRITES, COMPUTE, DEFAULTS, FORWARD_SOURCES, MAX_SEED, VIEWS, parse_request, parse_source, parse_view
+from .request import FORWARD_SOURCES, REQUEST, parse_request, parse_source, parse_view
 from .runner import FPS, DemoModel, join_race, join_run, kept_steps, load_demo_model, on_sampler_thread, server
 from .schedule_plot import schedule_png
+from .settings import ALL_SPRITES, COMPUTE, DEFAULTS, MAX_SEED, ON_PAGE, RUN, VIEWS
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
 # Updates a second the server sends to all viewers together: each costs the server CPU that the batcher wants,
@@ -93,27 +94,26 @@ def compare(t: int, forward_shown: list[Frame] | None, frames: list[Frame] | Non
     return stage, line(lang, "compare", t=ahead.t), schedule_png(ahead.t)
 
 
-def _checked(lang: str, served: DemoModel, sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite,
-             guidance, mix, autoguidance):
+def _checked(lang: str, served: DemoModel, values: dict):
+    """A run's settings (by name: demo/settings.RUN) checked: the Request, the view's index and the sprite's, or gr.Error."""
     try:
-        req = parse_request(sampler=sampler, steps=steps, seed=seed, n=n, class_name=class_name, add_noise=add_noise,
-                            noise_scale=noise_scale, side_by_side=side_by_side, guidance=guidance, mix=mix, autoguidance=autoguidance,
-                            classes=served.classes)
-        return req, *parse_view(view, sprite)
+        req = parse_request(classes=served.classes, **{name: values[name] for name in REQUEST})
+        return req, *parse_view(values["view"], values["sprite"])
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
 
 
-def plan_run(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float, side_by_side: bool,
-             view: str, sprite: str, guidance: float, mix: str, autoguidance: float, pace: str, compute: str,
-             request: gr.Request = None) -> dict:
-    """The plan of a run for the page's own sampler (demo/browser_run.py), or {"compute": "server"}; bad input: the run's error."""
+def plan_run(request: gr.Request, *values: object) -> dict:
+    """The plan of a run for the page's own sampler (demo/browser_run.py), or {"compute": "server"}; bad input: the run's error.
+
+    `values`: the page's settings in their order (demo/settings.settings: the run's, the pace, where to compute)."""
     served, lang = model(), language(request)
-    req, v, s = _checked(lang, served, sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite,
-                         guidance, mix, autoguidance)
-    compute = compute if compute in COMPUTE else COMPUTE[0]
+    values = dict(zip(ON_PAGE, values))
+    req, v, s = _checked(lang, served, values)
+    compute = values["compute"] if values["compute"] in COMPUTE else COMPUTE[0]
     check = on_sampler_thread(lambda: self_check(served.weights)) if compute != "server" else {}
     weak = weak_path(served.weights) if served.weak is not None else None
+    pace = values["pace"]
     return plan(req, served.weights, weak, check, sorted(kept_steps(req.steps)), view=v, sprite=s,
                 pace=None if pace in (None, "live") else float(pace), lang=lang, compute=compute)
 
@@ -124,12 +124,13 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
             request: gr.Request = None):
     """Stream a run: both arms, status line and schedule marker per frame; at the end, its frames for scrubbing and downloads.
 
-    `pace` (the page's, not the API's: a gr.State): "live", or the seconds to play the run back over (demo/link.PACES).
-    `browser`: the frames of this run as the page computed them (demo/web/page.js), shown and kept instead of computing;
-    `planned`, the plan it followed, is the page's alone."""
+    The public /denoise API: the run's settings in demo/settings.RUN's order. `pace` (the page's, not the API's: a
+    gr.State): "live", or the seconds to play the run back over (demo/settings.PACES). `browser`: the frames of this
+    run as the page computed them (demo/web/page.js), shown and kept instead of computing; `planned`, the plan it
+    followed, is the page's alone: its script reads it from the inputs."""
     served, lang = model(), language(request)
-    req, v, s = _checked(lang, served, sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite,
-                         guidance, mix, autoguidance)
+    values = (sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance, mix, autoguidance)
+    req, v, s = _checked(lang, served, dict(zip(RUN, values)))
     if browser and browser != FALLBACK:
         yield from _computed_in_browser(browser, req, v, s, lang, served)
         return
@@ -184,20 +185,15 @@ def scrubber(frames: list[Frame] | None, after: dict | None = None, view: str = 
     return slider, *show_frame(frames, index, view, sprite, request), None
 
 
-# The controls a link sets, in the order of open_link's outputs, by their parse_request names (demo/link.py).
-LINKED = ("sampler", "steps", "seed", "n", "class_name", "mix", "guidance", "noise_scale", "add_noise", "side_by_side", "view", "sprite",
-          "pace", "compute", "autoguidance")
-
-
 def open_link(request: gr.Request):
-    """The page as its address sets it (demo/link.py): each control the link names, a line on the fields it ignored,
-    where the scrub slider goes after the run (the page's script presses Run and the action: demo/browser.py), and
-    the empty stage's captions in the page's language."""
+    """The page as its address sets it (demo/link.py): each control the link names (in demo/settings' order), a line on
+    the fields it ignored, where the scrub slider goes after the run (the page's script presses Run and the action:
+    demo/browser.py), and the empty stage's captions in the page's language."""
     settings, ignored = read_link(dict(request.query_params), model().classes)
     lang = language(request)
     # The class is always set again: after the page's language changes, Gradio shows the dropdown's choice blank until set.
-    controls = [gr.update(value=settings.get(key, DEFAULTS["class_name"])) if key in settings or key == "class_name" else gr.skip()
-                for key in LINKED]
+    controls = [gr.update(value=settings.get(name, DEFAULTS["class_name"])) if name in settings or name == "class_name" else gr.skip()
+                for name in ON_PAGE]
     note = gr.skip()
     if ignored:
         note = line(lang, "link_ignored", fields=", ".join(f"{name}={value}" for name, value, _ in ignored),
@@ -206,15 +202,12 @@ def open_link(request: gr.Request):
     return *controls, note, {"t": settings.get("t")}, captions
 
 
-def link(sampler: str, steps: int, seed: int, n: int, class_name: str, mix: str, guidance: float, noise_scale: float,
-         add_noise: bool, side_by_side: bool, view: str, sprite: str, pace: str, compute: str = COMPUTE[0],
-         autoguidance: float = DEFAULTS["autoguidance"], request: gr.Request = None) -> str:
-    """The query of a link to the page as it is set now, keeping the address's lang and present."""
-    values = (sampler, steps, seed, n, class_name, mix, guidance, noise_scale, add_noise, side_by_side, view, sprite, pace, compute,
-              autoguidance)
+def link(request: gr.Request, *values: object) -> str:
+    """The query of a link to the page as it is set now (`values`: the page's settings in their order), keeping the
+    address's lang and present."""
     now = dict(request.query_params) if request is not None else {}
     kept, _ = read_link({k: now[k] for k in ("lang", "present") if k in now}, model().classes)
-    return write_link({**dict(zip(LINKED, values)), **kept}, model().classes)
+    return write_link({**dict(zip(ON_PAGE, values)), **kept}, model().classes)
 
 
 def downloads(frames: list[Frame] | None, view: str, sprite: str = ALL_SPRITES):

@@ -141,30 +141,52 @@ LINES = {
 }
 
 
-# demo/request.py's messages (English there) in Chinese, and the names of the inputs they speak of.
-ERRORS_ZH = {
-    "whole": "{name}必须是 {lo} 到 {hi} 之间的整数，收到的是 {value}",
-    "range": "{name}必须在 {lo} 到 {hi} 之间，收到的是 {value}",
-    "number": "{name}必须是 {lo} 到 {hi} 之间的数，收到的是 {value}",
-    "flag": "{name}必须是 true 或 false，收到的是 {value}",
-    "choice": "{name}必须是以下之一：{choices}；收到的是 {value}",
-    "mix_empty": "混合需要权重，例如 'hero 1, food 0.6'",
-    "mix_part": "混合的每一项是一个类别（{choices}）和一个 0 到 {hi} 之间的权重，收到的是 {value}",
-    "mix_zero": "混合至少需要一个大于 0 的权重",
+# A bad setting's message (demo/settings.RequestError), and the names of the settings they speak of, by setting name.
+ERRORS = {
+    EN: {
+        "whole": "{name} must be a whole number from {lo} to {hi}, got {value}",
+        "range": "{name} must be from {lo} to {hi}, got {value}",
+        "number": "{name} must be a number from {lo} to {hi}, got {value}",
+        "flag": "{name} must be true or false, got {value}",
+        "choice": "{name} must be one of {choices}, got {value}",
+        "mix_empty": "a mix needs weights, such as 'hero 1, food 0.6'",
+        "mix_part": "each part of a mix is a class of {choices} and a weight from 0 to {hi}, got {value}",
+        "mix_zero": "a mix needs at least one weight above 0",
+    },
+    ZH: {
+        "whole": "{name}必须是 {lo} 到 {hi} 之间的整数，收到的是 {value}",
+        "range": "{name}必须在 {lo} 到 {hi} 之间，收到的是 {value}",
+        "number": "{name}必须是 {lo} 到 {hi} 之间的数，收到的是 {value}",
+        "flag": "{name}必须是 true 或 false，收到的是 {value}",
+        "choice": "{name}必须是以下之一：{choices}；收到的是 {value}",
+        "mix_empty": "混合需要权重，例如 'hero 1, food 0.6'",
+        "mix_part": "混合的每一项是一个类别（{choices}）和一个 0 到 {hi} 之间的权重，收到的是 {value}",
+        "mix_zero": "混合至少需要一个大于 0 的权重",
+    },
 }
-NAMES_ZH = {"steps": "步数", "seed": "随机种子", "number of sprites": "精灵图数量", "noise scale λ": "噪声的缩放因子 λ",
-            "class guidance w": "类别引导 w", "add noise back": "加回噪声", "side by side": "并排对比", "sampler": "采样器",
-            "class": "类别", "view": "显示", "sprite": "精灵图", "sprites from": "精灵图来源", "noise": "加回噪声",
-            "side": "并排对比", "lang": "语言", "run": "运行", "action": "操作", "t": "时间步长 t", "present": "投影视图",
-            "autoguidance ω": "自引导 ω"}
+NAMES = {
+    EN: {"sampler": "sampler", "steps": "steps", "seed": "seed", "n": "number of sprites", "class_name": "class",
+         "add_noise": "add noise back", "noise_scale": "noise scale λ", "side_by_side": "side by side", "view": "view",
+         "sprite": "sprite", "guidance": "class guidance w", "mix": "mix", "autoguidance": "autoguidance ω", "pace": "playback",
+         "compute": "compute", "lang": "lang", "run": "run", "action": "action", "t": "t", "present": "present",
+         "source": "sprites from"},
+    ZH: {"sampler": "采样器", "steps": "步数", "seed": "随机种子", "n": "精灵图数量", "class_name": "类别",
+         "add_noise": "加回噪声", "noise_scale": "噪声的缩放因子 λ", "side_by_side": "并排对比", "view": "显示",
+         "sprite": "精灵图", "guidance": "类别引导 w", "mix": "混合", "autoguidance": "自引导 ω", "pace": "播放速度",
+         "compute": "计算位置", "lang": "语言", "run": "运行", "action": "操作", "t": "时间步长 t", "present": "投影视图",
+         "source": "精灵图来源"},
+}
+
+
+def message(lang: str, key: str, values: dict) -> str:
+    """The message `key` of ERRORS in `lang`, filled in with `values`, the setting's `name` in words."""
+    return ERRORS[lang][key].format(**{**values, "name": NAMES[lang].get(values.get("name"), values.get("name"))})
 
 
 def error(lang: str, e: Exception) -> str:
-    """A bad request's message in `lang` (demo/request.RequestError), else the exception's own words."""
+    """A bad request's message in `lang` (demo/settings.RequestError), else the exception's own words."""
     key, values = getattr(e, "key", None), getattr(e, "values", {})
-    if lang != ZH or key not in ERRORS_ZH:
-        return str(e)
-    return ERRORS_ZH[key].format(**{**values, "name": NAMES_ZH.get(values.get("name"), values.get("name"))})
+    return message(lang, key, values) if key in ERRORS[lang] else str(e)
 
 
 def language(request: gr.Request | None) -> str:

@@ -24,7 +24,8 @@ from ddpm.sampler import Step
 
 from .batcher import Batcher
 from .frames import Frame, RaceFrame, views
-from .request import MIX, Request, parse_request
+from .request import Request, parse_request
+from .settings import MIX
 from .shared import Run, Runs
 
 # Rows a step of all runs together, at most; past it new runs wait in line, the most watched first. A bigger

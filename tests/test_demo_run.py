@@ -12,7 +12,8 @@ from torch.overrides import TorchFunctionMode
 from ddpm.images import png_data_url
 from demo.batcher import Batcher
 from demo.export import frame_image, render, save_run, thin
-from demo.request import VIEWS, parse_request
+from demo.request import parse_request
+from demo.settings import VIEWS
 from demo.frames import Frame
 from demo.runner import denoise_frames, join_run, kept_steps
 from demo.shared import Runs
@@ -47,7 +48,7 @@ def test_parse_request_rejects_bad_input_clearly(key, bad, words):
 
 
 def test_unnamed_settings_are_the_pages_defaults_and_steps_the_samplers():
-    from demo.request import DEFAULTS
+    from demo.settings import DEFAULTS
 
     req = parse_request()
     assert (req.kind, req.steps, req.seed, req.n, req.class_name, req.noise_scale, req.side_by_side, req.guidance) == (
@@ -299,7 +300,7 @@ def test_the_race_starts_both_samplers_from_the_same_noise_and_ends_with_both(ti
 
 
 def test_a_mix_of_one_class_draws_what_that_class_draws(tiny_model):
-    from demo.request import MIX
+    from demo.settings import MIX
 
     def last(class_name, mix=""):
         req = parse_request(steps=4, seed=0, n=2, class_name=class_name, side_by_side=False, guidance=3.0, mix=mix)
@@ -314,10 +315,10 @@ def test_a_mix_of_one_class_draws_what_that_class_draws(tiny_model):
 
 
 def test_every_request_error_reads_in_chinese_too():
-    from demo.i18n import EN, ERRORS_ZH, NAMES_ZH, ZH, error
-    from demo.request import MESSAGES, RequestError
+    from demo.i18n import EN, ERRORS, NAMES, ZH, error
+    from demo.settings import RequestError
 
-    assert set(ERRORS_ZH) == set(MESSAGES)
+    assert set(ERRORS[ZH]) == set(ERRORS[EN]) and set(NAMES[ZH]) == set(NAMES[EN])
     with pytest.raises(RequestError) as bad:
         parse_request(steps=501, seed=0, n=4)
     assert error(EN, bad.value) == "steps must be from 1 to 500, got 501"
@@ -326,7 +327,8 @@ def test_every_request_error_reads_in_chinese_too():
                  dict(autoguidance=0)]:
         with pytest.raises(RequestError) as bad:
             parse_request(**args)
-        assert bad.value.values.get("name", "sampler") in (*NAMES_ZH, "sampler")
+        name = next(iter(args)) if "mix" not in args else "mix"
+        assert bad.value.values["name"] == name and NAMES[ZH][name] in error(ZH, bad.value)  # named, in the viewer's words
         assert not any(word in error(ZH, bad.value) for word in ("must", "needs", "got"))  # no English left
 
 

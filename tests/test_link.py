@@ -5,7 +5,7 @@ import pytest
 
 from ddpm import CLASSES
 from demo.link import read_link, write_link
-from demo.request import VIEWS
+from demo.settings import VIEWS
 
 
 def test_a_link_sets_what_it_names_and_nothing_else():
@@ -19,8 +19,8 @@ def test_a_link_sets_what_it_names_and_nothing_else():
     ("steps", "abc", "steps must be a whole number from 1 to 500, got 'abc'"), ("steps", "2.5", "whole number"),
     ("seed", "-1", "seed must be from 0 to"), ("class", "dragon", "class must be one of any, mixed, mix, hero"),
     ("lambda", "9", "noise scale λ must be a number from 0 to 2"), ("w", "lots", "class guidance w"),
-    ("noise", "yes", "noise must be one of 0, 1"), ("view", "pixels", "view must be one of xt, eps, x0"),
-    ("sprite", "65", "sprite must be from 1 to 64"), ("lang", "fr", "lang must be one of en, zh"),
+    ("noise", "yes", "add noise back must be one of 0, 1"), ("view", "pixels", "view must be one of xt, eps, x0"),
+    ("sprite", "65", "sprite must be one of all, 1 … 64"), ("lang", "fr", "lang must be one of en, zh"),
     ("action", "fly", "action must be one of forward, race"), ("t", "600", "t must be from 0 to 500"),
     ("mix", "dragon 1", "each part of a mix"), ("sprites", "", "number of sprites must be a whole number"),
     ("ag", "0.5", "autoguidance ω must be a number from 1 to 4"), ("ag", "nan", "autoguidance ω"),
@@ -54,3 +54,34 @@ def test_the_in_class_links_are_good_links():
         assert len(links) == 8
         for query in links:
             assert read_link(dict(parse_qsl(query[1:])), CLASSES)[1] == []
+
+
+def _good_and_bad(kind):
+    """A value other than the default that `kind` takes, and a link's text it refuses."""
+    from demo.settings import Choice, Flag, Mix, Number, Whole
+
+    return {Whole: lambda k: (k.hi, "ten"), Number: lambda k: (k.hi, "ten"), Choice: lambda k: (k.choices[-1], "nope"),
+            Flag: lambda k: (False, "yes"), Mix: lambda k: ("food 1", "dragon 1")}[type(kind)](kind)
+
+
+def test_every_setting_of_the_table_goes_round_a_link_is_checked_and_named_in_both_languages():
+    """What a new setting needs (demo/settings.py): a row, its words, and nothing else, for links, checks and messages."""
+    from demo.i18n import EN, NAMES, PAGE, ZH, error
+    from demo.request import REQUEST, parse_request
+    from demo.settings import Mix, RequestError, by_name
+
+    for name, setting in by_name(CLASSES).items():
+        good, bad = _good_and_bad(setting.kind)
+        assert read_link(dict(parse_qsl(write_link({name: good}, CLASSES)[1:])), CLASSES) == ({name: good}, [])
+        settings, ignored = read_link({setting.link: bad}, CLASSES)
+        assert settings == {} and [(n, v) for n, v, _ in ignored] == [(setting.link, bad)]
+        assert NAMES[EN][name] in error(EN, ignored[0][2]) and NAMES[ZH][name] in error(ZH, ignored[0][2])
+        assert error(ZH, ignored[0][2]) != error(EN, ignored[0][2])
+        if setting.label is not None:  # a control of the page: labelled in both languages
+            assert setting.label in PAGE[EN] and setting.label in PAGE[ZH]
+        if name in REQUEST:  # a run's setting: the request checks it the same way
+            bad_value = 0.5 if name == "autoguidance" else ("hero 0" if isinstance(setting.kind, Mix) else "ten")
+            extra = {"class_name": "mix"} if name == "mix" else {}
+            with pytest.raises(RequestError) as refused:
+                parse_request(**{name: bad_value}, **extra)
+            assert refused.value.values["name"] == name and NAMES[ZH][name] in error(ZH, refused.value)

@@ -97,7 +97,8 @@ print(JSON.stringify(out));"""
 
 
 def test_one_seed_range_for_the_library_and_the_page():
-    from demo.request import RequestError, parse_request
+    from demo.request import parse_request
+    from demo.settings import RequestError
 
     assert MAX_SEED == 2**31 - 1  # signed 32-bit: the page's slider and JavaScript's integers
     sprite_keys(MAX_SEED, np.array([0]))
