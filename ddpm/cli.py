@@ -16,7 +16,7 @@ from .checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, read_class
 from .data import load_sprites, to_uint8
 from .engine import Engine, export_ir, fast_model
 from .denoiser import Denoiser
-from .guidance import DEFAULT_AUTOGUIDANCE, DEFAULT_GUIDANCE, MIXED, autoguide, class_context, guide
+from .guidance import DEFAULT_AUTOGUIDANCE, DEFAULT_GUIDANCE, MIXED, AutoGuided, autoguidance, class_context, guide
 from .images import make_grid, upscale, write_animation, write_png
 from .noise import SpriteNoise, seeded_noise
 from .sampler import KINDS, default_steps, sampler
@@ -82,12 +82,15 @@ def denoiser(a: argparse.Namespace, weights: Path, openvino: bool = True) -> tup
     there is one), and a line saying which."""
     fast = fast_model(weights, bf16=a.bf16, openvino=openvino)
     weak_file = Path(a.weak) if a.weak else weak_path(weights)
-    if a.autoguidance == 1 or not weak_file.is_file():
-        if a.weak and not weak_file.is_file():
-            raise CheckpointError(f"weak net not found: {weak_file}")
+    if a.weak and not weak_file.is_file():
+        raise CheckpointError(f"weak net not found: {weak_file}")
+    spec = autoguidance(a.autoguidance, weak_file.is_file())
+    if spec is None:
         return fast, fast, f"{fast.name}, no autoguidance"
     weak = fast_model(weak_file, fast.device, bf16=a.bf16, openvino=openvino)
-    return fast, autoguide(fast, weak, a.autoguidance), f"{fast.name}, autoguided by {weak_file.name} at ω = {a.autoguidance:g}"
+    lo, hi = spec.interval
+    return (fast, AutoGuided(fast, weak, spec.strength, spec.interval),
+            f"{fast.name}, autoguided by {weak_file.name} at ω = {spec.strength:g} on t {lo}–{hi}")
 
 
 def _run_setup(a: argparse.Namespace, n: int) -> tuple[torch.device, Denoiser, torch.Tensor, SpriteNoise, torch.Tensor | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -128,9 +129,30 @@ class AutoGuided:
         return eps.index_copy(0, rows, weak + self.strength * (eps[rows] - weak))
 
 
+@dataclass(frozen=True)
+class Autoguidance:
+    """The autoguidance a run gets, where it is on: ω and the steps t it guides. Hashable: runs that share it share
+    a denoiser, and so the demo's batched passes."""
+
+    strength: float
+    interval: tuple[int, int] = DEFAULT_INTERVAL
+
+    def guides(self, t: int) -> bool:
+        """Whether the weak net is called at step t."""
+        return self.interval[0] <= t <= self.interval[1]
+
+
+def autoguidance(strength: float, weak: bool, interval: tuple[int, int] = DEFAULT_INTERVAL) -> Autoguidance | None:
+    """Whether a run is autoguided, in one place for the CLI, the demo, the page's plan and its sampler: with a weak
+    net (`weak`) and ω > 1, ω on `interval`; else None, the main net alone."""
+    if not strength >= 1:
+        raise ValueError(f"autoguidance strength ω must be ≥ 1, got {strength!r}")
+    return Autoguidance(float(strength), interval) if weak and strength != 1 else None
+
+
 def autoguide(main: Denoiser, weak: Denoiser | None, strength: float,
               interval: tuple[int, int] = DEFAULT_INTERVAL) -> Denoiser:
-    """The denoiser to sample with: `main` guided by `weak` at ω on `interval` (AutoGuided), or `main` itself without
-    a weak net or at ω = 1."""
-    guided = AutoGuided(main, weak if weak is not None else main, strength, interval)  # checks ω, the interval, width
-    return main if weak is None or strength == 1 else guided
+    """The denoiser to sample with: `main` guided by `weak` at ω on `interval` (AutoGuided) where `autoguidance` says
+    so, else `main` itself."""
+    spec = autoguidance(strength, weak is not None, interval)
+    return main if spec is None else AutoGuided(main, weak, spec.strength, spec.interval)

@@ -17,7 +17,7 @@ import torch
 
 from ddpm import Schedule, load_model
 from ddpm.checkpoint import weak_path
-from ddpm.guidance import guides
+from ddpm.guidance import autoguidance, guides
 from ddpm.web_model import check_inputs, onnx_path
 
 from .frames import Frame
@@ -74,7 +74,7 @@ def plan(req: Request, weights: Path, weak: Path | None, check: dict, kept: list
         return {"compute": "server"}
     schedule = _schedule(req.steps)
     conditional = req.class_name is not None
-    autoguidance = req.autoguidance if weak is not None else 1.0  # as ddpm.guidance.autoguide: no weak net, the net alone
+    spec = autoguidance(req.autoguidance, weak is not None)  # as the server decides: ddpm.guidance.autoguidance
     return {
         "compute": compute, "kind": req.kind, "steps": req.steps, "seed": req.seed, "n": req.n,
         "arms": 2 if req.side_by_side else 1, "noise_scale": req.noise_scale,
@@ -82,8 +82,9 @@ def plan(req: Request, weights: Path, weak: Path | None, check: dict, kept: list
                      "t_model": schedule["t_model"]},
         "context": None if (c := context(req)) is None else c.tolist(),
         "guidance": req.guidance if guides(req.guidance, conditional) else 0.0,
-        "autoguidance": autoguidance, "n_cfeat": len(req.classes), "kept": kept,
-        "model": file_url(onnx_path(weights)), "weak": file_url(onnx_path(weak)) if autoguidance != 1 else None, "check": check,
+        "autoguidance": None if spec is None else {"strength": spec.strength, "interval": list(spec.interval)},
+        "n_cfeat": len(req.classes), "kept": kept,
+        "model": file_url(onnx_path(weights)), "weak": file_url(onnx_path(weak)) if spec else None, "check": check,
         "view": view, "sprite": sprite, "pace": pace,
         "captions": [line(lang, "with_noise"), line(lang, "without_noise")],
         "lines": {key: template(lang, key) for key in ("start", "step", "left", "done", "stopped")},

@@ -152,8 +152,8 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
 
 
 def autoguided(lang: str, served: DemoModel, req) -> list[str]:
-    """The status's word on autoguidance, where the run had it (DemoModel.denoiser decides: a weak net served and ω > 1)."""
-    return [line(lang, "autoguided", omega=req.autoguidance)] if served.denoiser(req.autoguidance) is not served.fast else []
+    """The status's word on autoguidance, where the run had it (ddpm.guidance.autoguidance decides)."""
+    return [line(lang, "autoguided", omega=req.autoguidance)] if served.autoguidance(req.autoguidance) else []
 
 
 def _computed_in_browser(payload: str, req, view: int, sprite: int | None, lang: str, served: DemoModel):

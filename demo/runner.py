@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,7 +19,7 @@ import torch
 from ddpm import Denoiser, Schedule, class_context, fast_model, guide, read_classes, sampler, seeded_noise
 from ddpm.checkpoint import DEFAULT_WEIGHTS, weak_path
 from ddpm.engine import Engine
-from ddpm.guidance import autoguide, mix_context, model_rows
+from ddpm.guidance import AutoGuided, Autoguidance, autoguidance, mix_context, model_rows
 from ddpm.sampler import Step
 
 from .batcher import Batcher
@@ -65,22 +65,26 @@ def on_sampler_thread(fn: Callable[[], T]) -> T:
 
 @dataclass(frozen=True)
 class DemoModel:
-    """The served model: its engine (a Denoiser), its class names, and the weak net beside it for autoguidance, if any."""
+    """The served model: its engine (a Denoiser), its class names, the weak net beside it for autoguidance, if any, and
+    the denoisers made so far, by the autoguidance they give (ddpm.guidance.autoguidance; None: the net alone)."""
 
     fast: Engine
     classes: tuple[str, ...]
     weights: Path
     weak: Engine | None = None  # NAME.weak.safetensors beside the weights (ddpm.checkpoint.weak_path)
+    denoisers: dict[Autoguidance | None, Denoiser] = field(default_factory=dict, compare=False, hash=False)
 
-    def denoiser(self, autoguidance: float) -> Denoiser:
-        """What a run at autoguidance ω samples with: the net, guided by the weak net where one is served and ω > 1."""
-        return _autoguided(self, autoguidance)
+    def autoguidance(self, strength: float) -> Autoguidance | None:
+        """The autoguidance a run at ω gets here: on where a weak net is served and ω > 1."""
+        return autoguidance(strength, self.weak is not None)
 
-
-@functools.lru_cache(maxsize=8)
-def _autoguided(served: DemoModel, autoguidance: float) -> Denoiser:
-    # One denoiser per ω, so that runs at the same ω share the batcher's passes (it batches by denoiser).
-    return autoguide(served.fast, served.weak, autoguidance)
+    def denoiser(self, strength: float) -> Denoiser:
+        """What a run at autoguidance ω samples with: one denoiser for each autoguidance, so that runs that share it
+        share the batcher's passes (it batches by denoiser)."""
+        spec = self.autoguidance(strength)
+        if spec not in self.denoisers:
+            self.denoisers[spec] = self.fast if spec is None else AutoGuided(self.fast, self.weak, spec.strength, spec.interval)
+        return self.denoisers[spec]
 
 
 def load_demo_model(weights: str | Path | None = None, openvino: bool | None = None) -> DemoModel:
@@ -101,8 +105,8 @@ def load_demo_model(weights: str | Path | None = None, openvino: bool | None = N
     warm = (rows(default),)
     fast = on_sampler_thread(lambda: fast_model(weights, "cpu", bf16=bf16, openvino=openvino, warm=warm))
     weak_file = weak_path(weights)
-    # The default run is autoguided where ω > 1 (ddpm.guidance.DEFAULT_AUTOGUIDANCE): the weak net is compiled for it too.
-    weak_warm = warm if default.autoguidance != 1 else ()
+    # The default run is autoguided (ddpm.guidance.DEFAULT_AUTOGUIDANCE): the weak net is compiled for it too.
+    weak_warm = warm if autoguidance(default.autoguidance, True) else ()
     weak = (on_sampler_thread(lambda: fast_model(weak_file, "cpu", bf16=bf16, openvino=openvino, warm=weak_warm))
             if weak_file.is_file() else None)
     return DemoModel(fast, read_classes(weights), weights, weak)

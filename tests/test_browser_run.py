@@ -67,7 +67,7 @@ def test_the_plan_walks_the_servers_schedule():
     assert np.array_equal(np.float32(p["schedule"]["ab"]), s.ab_t.numpy()) and p["schedule"]["t_model"] == s.t_model.tolist()
     assert len(p["context"]) == 2 and p["context"][0] == [1.0 if c == "hero" else 0.0 for c in req.classes]
     assert "{done}" in p["lines"]["step"]
-    assert p["weak"] is None and p["autoguidance"] == 1.0  # no weak net: the net alone, whatever ω asks
+    assert p["weak"] is None and p["autoguidance"] is None  # no weak net: the net alone, whatever ω asks
     assert plan(req, None, None, {}, [], view=0, sprite=None, pace=None, lang="en", compute="server") == {"compute": "server"}
 
 
@@ -76,5 +76,7 @@ def test_the_plan_autoguides_by_the_weak_net_it_names(omega):
     req = parse_request(n=2, autoguidance=omega)
     p = plan(req, Path("weights/sprites.safetensors"), Path("weights/sprites.weak.safetensors"), {}, [500], view=0, sprite=None,
              pace=None, lang="en", compute="auto")
-    assert p["autoguidance"] == omega
+    from ddpm.guidance import DEFAULT_INTERVAL
+
+    assert p["autoguidance"] == (None if omega == 1 else {"strength": omega, "interval": list(DEFAULT_INTERVAL)})
     assert (p["weak"] is None) == (omega == 1) and (omega == 1 or p["weak"].endswith("sprites.weak.onnx"))

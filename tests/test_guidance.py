@@ -82,19 +82,45 @@ def test_autoguidance_is_the_weak_net_pushed_towards_the_main_one(tiny_model):
         AutoGuided(tiny_model, weak, 0.5)
 
 
+def test_autoguidance_on_an_interval_of_t_calls_the_weak_net_only_there(tiny_model):
+    """Kynkäänniemi et al. 2024: guided where lo ≤ t ≤ hi, the main net alone elsewhere, row by row (the demo batches
+    runs at different steps in one call), and the weak net not called at all for a call outside the interval."""
+    from ddpm import ContextUnet, UNetConfig
+    from ddpm.guidance import AutoGuided
+
+    torch.manual_seed(2)
+    weak = ContextUnet(UNetConfig(n_feat=8)).eval()
+    calls = []
+    counted = lambda x, t, c: calls.append(len(t)) or weak(x, t, c)  # noqa: E731
+    counted.n_cfeat = weak.n_cfeat
+    x, t, c = torch.randn(4, 3, 16, 16), torch.tensor([99, 100, 300, 301]), torch.zeros(4, 5)
+    with torch.no_grad():
+        main_eps, weak_eps = tiny_model(x, t, c), weak(x, t, c)
+        inside = ((t >= 100) & (t <= 300)).view(-1, 1, 1, 1)
+        by_hand = torch.where(inside, weak_eps + 2.0 * (main_eps - weak_eps), main_eps)
+        torch.testing.assert_close(AutoGuided(tiny_model, counted, 2.0, (100, 300))(x, t, c), by_hand)
+        assert calls == [2]  # the two rows inside, only
+        AutoGuided(tiny_model, counted, 2.0, (100, 300))(x[:1], t[:1], c[:1])
+        assert calls == [2]  # t = 99: the main net alone
+    for bad in ((0, 10), (300, 100)):
+        with pytest.raises(ValueError, match="interval"):
+            AutoGuided(tiny_model, weak, 2.0, bad)
+
+
 def test_the_default_run_is_autoguided_by_the_shipped_weak_net_by_its_formula():
     """Issue 32: autoguidance by default. The CLI's and the demo's default ω, with the weak net that ships beside the
     weights, gives ε̂_weak + ω·(ε̂ − ε̂_weak), computed here by hand from the two nets."""
     from ddpm import load_model
     from ddpm.checkpoint import DEFAULT_WEIGHTS, weak_path
-    from ddpm.guidance import DEFAULT_AUTOGUIDANCE, autoguide
+    from ddpm.guidance import DEFAULT_AUTOGUIDANCE, DEFAULT_INTERVAL, autoguide
     from demo.request import parse_request
 
-    omega = parse_request().autoguidance
+    omega, (lo, hi) = parse_request().autoguidance, DEFAULT_INTERVAL
     assert omega == DEFAULT_AUTOGUIDANCE > 1 and weak_path(DEFAULT_WEIGHTS).is_file()
     main, weak = load_model(DEFAULT_WEIGHTS, device="cpu"), load_model(weak_path(DEFAULT_WEIGHTS), device="cpu")
     torch.manual_seed(0)
-    x, t, c = torch.randn(4, 3, 16, 16), torch.tensor([1, 100, 250, 500]), torch.zeros(4, 5)
+    x, t, c = torch.randn(5, 3, 16, 16), torch.tensor([1, 100, 250, 400, 500]), torch.zeros(5, 5)
     with torch.no_grad():
-        by_hand = weak(x, t, c) + omega * (main(x, t, c) - weak(x, t, c))
+        guided = weak(x, t, c) + omega * (main(x, t, c) - weak(x, t, c))
+        by_hand = torch.where(((t >= lo) & (t <= hi)).view(-1, 1, 1, 1), guided, main(x, t, c))
         torch.testing.assert_close(autoguide(main, weak, omega)(x, t, c), by_hand)

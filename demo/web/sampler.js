@@ -17,12 +17,13 @@ export async function epsilon(ort, net, x, t, c, rows, nCfeat) {
 
 /** The denoiser the plan asks for, as ddpm.guidance builds it: guide(autoguide(main, weak, ω), w, c). */
 export function denoiser(ort, nets, plan) {
+  const ag = plan.autoguidance;  // null: the net alone; else ω and the interval of t it guides (ddpm.guidance.autoguidance)
   const net = async (x, t, c, rows) => {
     const main = await epsilon(ort, nets.main, x, t, c, rows, plan.n_cfeat);
-    if (!plan.weak || plan.autoguidance === 1) return main;  // a plan with a weak net and ω > 1 needs nets.weak
-    // ε̃ = ε̂_weak + ω·(ε̂_main − ε̂_weak)   (Karras et al. 2024, eq. 2)
+    if (!ag || t < ag.interval[0] || t > ag.interval[1]) return main;  // a plan with autoguidance needs nets.weak
+    // ε̃ = ε̂_weak + ω·(ε̂_main − ε̂_weak)   (Karras et al. 2024, eq. 2), on the interval only (Kynkäänniemi et al. 2024)
     const weak = await epsilon(ort, nets.weak, x, t, c, rows, plan.n_cfeat);
-    return main.map((m, k) => weak[k] + plan.autoguidance * (m - weak[k]));
+    return main.map((m, k) => weak[k] + ag.strength * (m - weak[k]));
   };
   if (!(plan.guidance > 0 && plan.context)) return net;
   return async (x, t, c, rows) => {
