@@ -38,12 +38,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def launched(folder: Path, env: dict[str, str] | None = None):
-    """`python app.py` on a free port with `env` added, its log in `folder`: (url, process)."""
+def launched(folder: Path, env: dict[str, str] | None = None, cwd: Path = ROOT):
+    """`python app.py` in `cwd` on a free port with `env` added, its log in `folder`: (url, process)."""
     port = free_port()
     log = open(folder / "app.log", "w+")
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90
     while time.time() < deadline:
