@@ -13,8 +13,8 @@ from demo.browser import (ACTION_AFTER_RUN, COPY_LINK, ON_LOAD, PAGE_CSS, RUN_IF
                           stage_on_load)
 from demo.browser_run import page_url, served_files
 from demo.components import unchecked
-from demo.handlers import (compare, default_steps, denoise, downloads, final_frame, first_schedule_image, forward, link, model, open_link,
-                           plan_run, race, random_seed, same, scrubber, show_frame)
+from demo.handlers import (compare, denoise, downloads, final_frame, first_schedule_image, forward, link, model, open_link,
+                           plan_run, race, random_seed, same, scrubber, show_frame, steps_for)
 from demo.launch import launch
 from demo.i18n import page
 from demo.settings import controls
@@ -119,7 +119,7 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     stop_btn.click(None, cancels=[forward_event, race_event])
     compare_t.input(compare, [compare_t, forward_shown, frames, view, sprite], [stage, status, plot], api_visibility="private")
     dice.click(random_seed, outputs=seed, api_visibility="private")
-    sampler.input(default_steps, sampler, steps, api_visibility="private")  # the user's choice only: a link's steps win
+    sampler.input(steps_for, sampler, steps, api_visibility="private")  # the user's choice only: a link's steps win
     for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only
         trigger(show_frame, [frames, scrub, view, sprite], [stage, status, plot], api_visibility="private")
     # Every setting in the address (demo/link.py): set on load, and a link to the settings on demand.

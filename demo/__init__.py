@@ -6,7 +6,7 @@ from ddpm import CheckpointError, Schedule
 from ddpm.sampler import default_steps
 
 from .request import FORWARD_SOURCES
-from .runner import MAX_VIEWERS
+from .serving import MAX_VIEWERS
 from .settings import DEFAULTS, MAX_SPRITES, PACES, RUN, VIEWS
 
 T = Schedule.T  # the course's number of steps

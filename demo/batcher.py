@@ -24,7 +24,7 @@ from torch import Tensor
 
 from ddpm import Denoiser
 
-T = TypeVar("T")
+Result = TypeVar("Result")
 # Each run's rows start at a multiple of ALIGN in the shared batch, padded with copies of its last row:
 # eager fp32 then gives every sprite the same bits whatever the company (tests/test_classroom.py);
 # unaligned, small matrix products differ in the last bits with the batch's make-up.
@@ -70,15 +70,15 @@ class Lane:
         self.sprites = sprites + (-sprites) % ALIGN  # the most rows it asks for in one call, aligned: its share of the bound
 
     def __call__(self, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
-        return self.batcher._ask(self, _Ask(x, t, c))
+        return self.batcher.ask(self, x, t, c)
 
     def place(self) -> int:
         """0 while it runs, else its place in line (1 = next)."""
-        return self.batcher._place(self)
+        return self.batcher.place(self)
 
     def leave(self) -> None:
         """Done or stopped: free its share at once."""
-        self.batcher._leave(self)
+        self.batcher.leave(self)
 
     def __enter__(self) -> Lane:
         return self
@@ -97,23 +97,49 @@ class Batcher:
         self._line: list[Lane] = []  # in order of arrival; admitted by _ordered_line
         self._asks: dict[Lane, _Ask] = {}
         self._tasks: deque[tuple[Callable[[], object], Future]] = deque()
+        self._closed = False
         # Setting the thread count inside the thread gives it its own full OpenMP team (docs/performance.md).
         self._threads = threads or torch.get_num_threads()
-        threading.Thread(target=self._loop, name="ddpm-sampler", daemon=True).start()
+        self._thread = threading.Thread(target=self._loop, name="ddpm-sampler", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """End the thread after its current pass: every lane still in it is told it left (LaneClosed), and a call not
+        yet run is refused."""
+        with self._cond:
+            self._closed = True
+            for lane in [*self._running, *self._line]:
+                self._drop(lane)
+            for _, future in self._tasks:
+                future.set_exception(RuntimeError("the batcher is closed"))
+            self._tasks.clear()
+            self._cond.notify_all()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> Batcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def lane(self, model: Denoiser, sprites: int, priority: Callable[[], int] = lambda: 0) -> Lane:
         """A new run of `model` asking for up to `sprites` rows a step: it runs from the next step if it fits, else waits in line."""
         lane = Lane(self, model, sprites, priority)
         with self._cond:
+            if self._closed:
+                raise RuntimeError("the batcher is closed")
             self._line.append(lane)
             self._admit()
             self._cond.notify_all()
         return lane
 
-    def call(self, fn: Callable[[], T]) -> T:
+    def call(self, fn: Callable[[], Result]) -> Result:
         """Run fn on the batcher's thread, between steps, and return its result."""
         future: Future = Future()
         with self._cond:
+            if self._closed:
+                raise RuntimeError("the batcher is closed")
             self._tasks.append((fn, future))
             self._cond.notify_all()
         return future.result()
@@ -124,7 +150,9 @@ class Batcher:
             return len(self._running), len(self._line)
 
     # --- the lanes' side, on their own threads -------------------------------------------------
-    def _ask(self, lane: Lane, ask: _Ask) -> Tensor:
+    def ask(self, lane: Lane, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
+        """`lane`'s model call for this step: it waits for the step's pass and returns its own rows."""
+        ask = _Ask(x, t, c)
         with self._cond:
             if lane not in self._running and lane not in self._line:
                 raise LaneClosed("this run has left the batcher")
@@ -136,21 +164,26 @@ class Batcher:
             raise ask.error
         return ask.out
 
-    def _place(self, lane: Lane) -> int:
+    def place(self, lane: Lane) -> int:
+        """0 while `lane` runs, else its place in line (1 = next)."""
         with self._cond:
             return self._ordered_line().index(lane) + 1 if lane in self._line else 0
 
-    def _leave(self, lane: Lane) -> None:
+    def leave(self, lane: Lane) -> None:
+        """`lane` is done or stopped: its share is free from the next step."""
         with self._cond:
-            if lane in self._running:
-                self._running.remove(lane)
-            elif lane in self._line:
-                self._line.remove(lane)
-            ask = self._asks.pop(lane, None)
-            if ask is not None:
-                ask.answer(error=LaneClosed("this run has left the batcher"))
+            self._drop(lane)
             self._admit()
             self._cond.notify_all()
+
+    def _drop(self, lane: Lane) -> None:
+        if lane in self._running:
+            self._running.remove(lane)
+        elif lane in self._line:
+            self._line.remove(lane)
+        ask = self._asks.pop(lane, None)
+        if ask is not None:
+            ask.answer(error=LaneClosed("this run has left the batcher"))
 
     def _ordered_line(self) -> list[Lane]:
         return sorted(self._line, key=lambda lane: -lane.priority())  # stable: in order of arrival among equals
@@ -168,13 +201,15 @@ class Batcher:
 
     # --- the batcher's thread ------------------------------------------------------------------
     def _ready(self) -> bool:
-        return bool(self._tasks) or (bool(self._running) and all(lane in self._asks for lane in self._running))
+        return self._closed or bool(self._tasks) or (bool(self._running) and all(lane in self._asks for lane in self._running))
 
     def _loop(self) -> None:
         torch.set_num_threads(self._threads)
         while True:
             with self._cond:
                 self._cond.wait_for(self._ready)
+                if self._closed:
+                    return
                 if self._tasks:
                     fn, future = self._tasks.popleft()
                 else:
@@ -182,7 +217,7 @@ class Batcher:
                     lanes = list(self._running)
                     asks = [self._asks.pop(lane) for lane in lanes]
             if fn is None:
-                models: dict[int, tuple[Denoiser, list[_Ask]]] = {}  # one pass per denoiser: runs at the same ω share it
+                models: dict[int, tuple[Denoiser, list[_Ask]]] = {}  # one pass per denoiser: runs that share one share it
                 for lane, ask in zip(lanes, asks):
                     models.setdefault(id(lane.model), (lane.model, []))[1].append(ask)
                 for model, group in models.values():

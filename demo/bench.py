@@ -14,7 +14,7 @@ from .export import render
 from .frames import Frame
 from .request import parse_request
 from .settings import DEFAULTS
-from .runner import FPS, DemoModel, join_run
+from .serving import FPS, DemoModel, join_run
 
 
 def default_run(denoiser: Denoiser, seed: int, steps: int = Schedule.T) -> Frame:

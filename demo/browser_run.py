@@ -23,7 +23,7 @@ from ddpm.web_model import check_inputs, onnx_path
 from .frames import Frame
 from .i18n import line, template
 from .request import Request
-from .runner import context
+
 
 WEB = Path(__file__).resolve().parent / "web"  # the page's scripts and the vendored runtime, served as static files
 CHECK_TOLERANCE = 1e-3  # |ε̂| difference allowed in the page's self-check: float32 round-off is ~1e-5, a wrong model ~1
@@ -80,7 +80,7 @@ def plan(req: Request, weights: Path, weak: Path | None, check: dict, kept: list
         "arms": 2 if req.side_by_side else 1, "noise_scale": req.noise_scale,
         "schedule": {"ab": schedule["ab_t"], "s1": schedule["s1"], "s2": schedule["s2"], "s3": schedule["s3"],
                      "t_model": schedule["t_model"]},
-        "context": None if (c := context(req)) is None else c.tolist(),
+        "context": None if (c := req.context()) is None else c.tolist(),
         "guidance": req.guidance if guides(req.guidance, conditional) else 0.0,
         "autoguidance": None if spec is None else {"strength": spec.strength, "interval": list(spec.interval)},
         "n_cfeat": len(req.classes), "kept": kept,

@@ -16,7 +16,7 @@ from ddpm import Schedule, q_sample, seeded_noise
 from ddpm.data import to_tensor, to_uint8
 
 from .frames import Frame
-from .runner import on_sampler_thread
+from .serving import on_sampler_thread
 
 
 def forward_timesteps(frames: int, T: int = Schedule.T) -> list[int]:

@@ -1,4 +1,4 @@
-"""The demo's event handlers: thin functions between Gradio's events and the run (demo/runner.py)."""
+"""The demo's event handlers: thin functions between Gradio's events and the run (demo/serving.py)."""
 from __future__ import annotations
 
 import functools
@@ -12,7 +12,7 @@ import gradio as gr
 
 from ddpm import Schedule
 from ddpm.checkpoint import weak_path
-from ddpm.sampler import default_steps as steps_of
+from ddpm.sampler import default_steps
 
 from .browser_run import FALLBACK, plan, read_frames, self_check, where
 from .export import render, save_journey, save_run
@@ -21,7 +21,8 @@ from .frames import Frame
 from .i18n import error, language, line
 from .link import read_link, write_link
 from .request import FORWARD_SOURCES, REQUEST, parse_request, parse_source, parse_view
-from .runner import FPS, DemoModel, join_race, join_run, kept_steps, load_demo_model, on_sampler_thread, server
+from .runner import kept_steps
+from .serving import FPS, DemoModel, join_race, join_run, load_demo_model, on_sampler_thread, server
 from .schedule_plot import schedule_png
 from .settings import ALL_SPRITES, COMPUTE, DEFAULTS, MAX_SEED, ON_PAGE, RUN, VIEWS
 
@@ -38,7 +39,7 @@ def gap() -> float:
 
 @functools.cache
 def model() -> DemoModel:
-    """The served model, loaded once (DDPM_WEIGHTS, DDPM_OPENVINO: see demo/runner.py)."""
+    """The served model, loaded once (DDPM_WEIGHTS, DDPM_OPENVINO: see demo/serving.py)."""
     return load_demo_model()
 
 
@@ -136,15 +137,16 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
         return
     run = join_run(served.denoiser(req.autoguidance), req)  # one computation for every viewer of the same request
     plot, plotted = None, -math.inf  # the first update always carries a picture: None would clear it
-    for frame in run.watch(gap=gap, pace=None if pace in (None, "live") else float(pace)):
-        now = time.monotonic()
-        if now - plotted >= max(PLOT_EVERY, 2 * gap()) or frame.done == frame.total:  # the browser fetches each new picture
-            plot, plotted = schedule_png(frame.t), now
-        stage = render(frame, v, s)
-        stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
-        # The last picture again, not gr.skip(): Gradio rebuilds a skipped component on every update,
-        # and finds a file it has already copied in its cache. No scrub slider here for the same reason.
-        yield stage, frame.status_in(lang), plot, gr.skip()
+    with run.watch(gap=gap, pace=None if pace in (None, "live") else float(pace)) as viewer:  # left when the tab goes too
+        for frame in viewer:
+            now = time.monotonic()
+            if now - plotted >= max(PLOT_EVERY, 2 * gap()) or frame.done == frame.total:  # the browser fetches each picture
+                plot, plotted = schedule_png(frame.t), now
+            stage = render(frame, v, s)
+            stage["captions"] = [line(lang, "with_noise"), line(lang, "without_noise")]
+            # The last picture again, not gr.skip(): Gradio rebuilds a skipped component on every update,
+            # and finds a file it has already copied in its cache. No scrub slider here for the same reason.
+            yield stage, frame.status_in(lang), plot, gr.skip()
     frames = list(run.frames)  # every frame of the run, a late viewer's included
     shown = line(lang, "shown", frames=len(frames), where=line(lang, "on_server", engine=served.fast.name))
     why = [line(lang, "fallback")] if browser == FALLBACK else []
@@ -248,8 +250,8 @@ def final_frame(sampler: str, steps: int, seed: int, n: int, class_name: str, ad
     return render(last, 0, None), last.status
 
 
-def race(seed: float = DEFAULTS["seed"], n: float = DEFAULTS["n"], ddpm_steps: float = steps_of("ddpm"),
-         ddim_steps: float = steps_of("ddim"), view: str = VIEWS[0], sprite: str = ALL_SPRITES, request: gr.Request = None):
+def race(seed: float = DEFAULTS["seed"], n: float = DEFAULTS["n"], ddpm_steps: float = default_steps("ddpm"),
+         ddim_steps: float = default_steps("ddim"), view: str = VIEWS[0], sprite: str = ALL_SPRITES, request: gr.Request = None):
     """Stream DDPM against DDIM from the same x_T, each arm with the time of its own steps; the race ends with both grids and times."""
     served, lang = model(), language(request)
     try:
@@ -258,11 +260,12 @@ def race(seed: float = DEFAULTS["seed"], n: float = DEFAULTS["n"], ddpm_steps: f
         v, s = parse_view(view, sprite)
     except ValueError as e:
         raise gr.Error(error(lang, e)) from None
-    for frame in join_race(served.denoiser(req.autoguidance), req.seed, req.n, req.steps, fast.steps, fps=FPS).watch(gap=gap):
-        stage = render(frame, v, s)
-        stage["captions"] = [line(lang, "race_caption", name=name, steps=steps, seconds=seconds)
-                             for name, steps, seconds in zip(("DDPM", "DDIM"), (req.steps, fast.steps), frame.seconds)]
-        yield stage, frame.status_in(lang)
+    with join_race(served.denoiser(req.autoguidance), req.seed, req.n, req.steps, fast.steps, fps=FPS).watch(gap=gap) as viewer:
+        for frame in viewer:
+            stage = render(frame, v, s)
+            stage["captions"] = [line(lang, "race_caption", name=name, steps=steps, seconds=seconds)
+                                 for name, steps, seconds in zip(("DDPM", "DDIM"), (req.steps, fast.steps), frame.seconds)]
+            yield stage, frame.status_in(lang)
 
 
 def same(value: object) -> object:
@@ -275,6 +278,6 @@ def random_seed() -> int:
     return random.randint(0, MAX_SEED)
 
 
-def default_steps(sampler: str) -> int:
+def steps_for(sampler: str) -> int:
     """Steps to show when the sampler changes: that sampler's default (all of them for DDPM, 25 for DDIM)."""
-    return steps_of("ddim" if sampler == "DDIM" else "ddpm")
+    return default_steps("ddim" if sampler == "DDIM" else "ddpm")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the run code (demo/runner.py) uses these words without Gradio
+if TYPE_CHECKING:  # the run code (demo/serving.py, demo/runner.py) uses these words without Gradio
     import gradio as gr
 
 EN, ZH = "en", "zh-CN"

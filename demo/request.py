@@ -1,13 +1,16 @@
 """The demo's request check: raw inputs from the UI or the API in, a `Request` or a clear error out.
 
-No tensors are built here: requests are checked on the server's threads, and torch work there
-slows the sampling thread (demo/runner.py)."""
+No tensors are built by the check: requests are checked on the server's threads, and torch work there
+slows the sampling thread (demo/serving.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ddpm import CLASSES, Schedule
+import torch
+
+from ddpm import CLASSES, Schedule, class_context
+from ddpm.guidance import mix_context, model_rows
 from ddpm.sampler import default_steps
 
 from .settings import ALL_SPRITES, ANY_CLASS, MIX, RUN, VIEWS, Choice, by_name
@@ -37,6 +40,17 @@ class Request:
     def kind(self) -> str:
         """The sampler's name in `ddpm.sampler`."""
         return "ddim" if self.ddim else "ddpm"
+
+    @property
+    def rows(self) -> int:
+        """The most rows a step of this run asks of the model: its arms' sprites, as guidance counts them."""
+        return model_rows(self.n * (2 if self.side_by_side else 1), self.guidance, self.class_name is not None)
+
+    def context(self) -> torch.Tensor | None:
+        """The (n, classes) context rows of this run: its class, its mix, or None for no class (built when called)."""
+        if self.class_name == MIX:
+            return mix_context(dict(self.mix), self.n, self.classes)
+        return class_context(self.class_name, self.n, self.classes)
 
 
 def parse_request(*, classes: Sequence[str] = CLASSES, **raw: object) -> Request:

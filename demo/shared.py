@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import replace
 
 import torch
@@ -23,6 +23,27 @@ from .frames import Frame
 
 # produce(denoiser, stop) yields a run's frames, sampling with `denoiser` (its lane) and checking `stop` each step.
 Producer = Callable[[Denoiser, threading.Event], Iterator[Frame]]
+
+
+def due_frame(shares: Sequence[float], shown: int, now: float, started: float | None, pace: float | None) -> int:
+    """Pacing: the frame to show at `now`, of those made so far (`shares`: each one's share of the run's steps, in order).
+
+    Live (no `pace`, or before the first frame is shown): the newest. Paced over `pace` seconds from `started`: the
+    newest whose time, started + pace·share, has come, and never one before `shown`."""
+    index = len(shares) - 1
+    if pace is None or started is None:
+        return index
+    while index > shown and started + pace * shares[index] > now:
+        index -= 1
+    return index
+
+
+def next_due(shares: Sequence[float], shown: int, gap_due: float, started: float | None, pace: float | None) -> float:
+    """When the frame after `shown` may come: after the viewer's gap (`gap_due`), and in a paced playback not before
+    its time (where it has been made)."""
+    if pace is None or started is None or len(shares) <= shown + 1:
+        return gap_due
+    return max(gap_due, started + pace * shares[shown + 1])
 
 
 class Run:
@@ -74,21 +95,28 @@ class Run:
         """Finished every step, not stopped, no error."""
         return self.finished and self.error is None and not self.stop.is_set()
 
-    def watch(self, poll: float = 0.5, gap: Callable[[], float] = lambda: 0.0, pace: float | None = None) -> Viewer:
+    def watch(self, poll: float = 0.5, gap: Callable[[], float] = lambda: 0.0, pace: float | None = None,
+              clock: Callable[[], float] = time.monotonic) -> Viewer:
         """This viewer's frames (see Viewer); closing it, or reaching the end, leaves the run."""
         with self._cond:
             first = 0 if not self.frames or pace is not None else len(self.frames) - 1  # a playback starts at x_T
-        return Viewer(self, first, poll, gap, pace)
+        return Viewer(self, first, poll, gap, pace, clock)
 
-    def wait_for_frame(self, after: int, due: float, poll: float, last_at_once: bool) -> tuple[int, bool]:
-        """Wait up to `poll` s for a frame past index `after` that is due (time.monotonic() ≥ `due`), or for the run's end
+    def shares(self) -> list[float]:
+        """Each frame's share of the run's steps, in order."""
+        with self._cond:
+            return [frame.done / max(1, frame.total) for frame in self.frames]
+
+    def wait_for_frame(self, after: int, due: float, poll: float, last_at_once: bool,
+                       clock: Callable[[], float] = time.monotonic) -> tuple[int, bool]:
+        """Wait up to `poll` s for a frame past index `after` that is due (clock() ≥ `due`), or for the run's end
         (at once with `last_at_once`, else once `after` is its last frame or `due` has come). Returns (the newest frame's
         index, finished)."""
         def ready() -> bool:
-            newest, now = len(self.frames) - 1, time.monotonic()
+            newest, now = len(self.frames) - 1, clock()
             return (newest > after and now >= due) or (self.finished and (last_at_once or newest == after or now >= due))
 
-        wait = due - time.monotonic()
+        wait = due - clock()
         with self._cond:
             self._cond.wait_for(ready, timeout=min(poll, wait) if wait > 0 else poll)
             return len(self.frames) - 1, self.finished
@@ -116,39 +144,40 @@ class Viewer:
 
     Live (no `pace`): the newest frame whenever the viewer is ready, the last at once; a viewer who came before
     the first frame starts at x_T (index 0), one who joins late at the newest frame. With a `pace` of so many
-    seconds: the run played back over that time from x_T, each frame at its share of the steps (slow motion
-    where the run computes faster), never ahead of what is computed. After a frame the next comes no sooner than
-    `gap()` seconds later. While the run waits in the batcher's line, the frame shown is sent again whenever its
-    place changes. Closing the viewer, even before its first frame, dropping it, or reaching the end leaves the
-    run (once); the last viewer to leave stops it. A plain iterator, not a generator: nothing refers back to it,
-    so a dropped viewer leaves at once."""
+    seconds: the run played back over that time from x_T (due_frame), never ahead of what is computed. After a
+    frame the next comes no sooner than `gap()` seconds later. While the run waits in the batcher's line, the frame
+    shown is sent again whenever its place changes. Closing the viewer (its handler does, in `finally`; a `with`
+    block does) or reaching the end leaves the run, once; the last viewer to leave stops it."""
 
-    def __init__(self, run: Run, first: int, poll: float, gap: Callable[[], float], pace: float | None = None) -> None:
-        self.run, self.poll, self.gap, self.pace = run, poll, gap, pace
+    def __init__(self, run: Run, first: int, poll: float, gap: Callable[[], float], pace: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.run, self.poll, self.gap, self.pace, self.clock = run, poll, gap, pace, clock
         self.shown = first - 1  # index of the frame shown last: the first to show is the next one
         self.place = 0  # the run's place in line when its frame was last sent
-        self.due = 0.0  # when this viewer may be sent its next frame (time.monotonic), by the gap
-        self.started: float | None = None  # when a paced playback's t = T was (time.monotonic)
+        self.due = 0.0  # when this viewer may be sent its next frame (clock()), by the gap
+        self.started: float | None = None  # when a paced playback's t = T was (clock())
         self.left = False
 
     def __iter__(self) -> Viewer:
         return self
 
+    def __enter__(self) -> Viewer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __next__(self) -> Frame:
+        live = self.pace is None
         while not self.left:
-            newest, finished = self.run.wait_for_frame(self.shown, self._due(), self.poll, last_at_once=self.pace is None)
-            now = time.monotonic()
-            target = self._playable(newest, now)
-            if target > self.shown and (now >= self.due or (finished and self.pace is None)):
-                self.shown = 0 if self.shown < 0 else target  # a viewer from the start sees x_T first
-                if self.started is None:
-                    self.started = now - (self.pace or 0) * self._share(self.shown)
-                self.due = now + self.gap()
-                return self._sent()
+            due = next_due(self.run.shares(), self.shown, self.due, self.started, self.pace)
+            newest, finished = self.run.wait_for_frame(self.shown, due, self.poll, last_at_once=live, clock=self.clock)
+            now = self.clock()
+            target = due_frame(self.run.shares()[:newest + 1], self.shown, now, self.started, self.pace)
+            if target > self.shown and (now >= self.due or (finished and live)):
+                return self._advance(target, now)
             if finished and self.shown == newest:
-                self.close()
-                if self.run.error is not None:
-                    raise self.run.error
+                self._end()
             elif self.shown >= 0 and target == self.shown and self.run.lane.place() != self.place:  # in line: say where now
                 return self._sent()
         raise StopIteration
@@ -159,26 +188,19 @@ class Viewer:
             self.left = True
             self.run.leave()
 
-    __del__ = close  # a viewer dropped unfinished (the handler of a closed tab) leaves too
+    def _advance(self, target: int, now: float) -> Frame:
+        """Show frame `target` (x_T first, for a viewer from the start), and start the gap, and a playback's clock."""
+        self.shown = 0 if self.shown < 0 else target
+        if self.started is None:
+            self.started = now - (self.pace or 0) * self.run.shares()[self.shown]
+        self.due = now + self.gap()
+        return self._sent()
 
-    def _share(self, index: int) -> float:
-        frame = self.run.frames[index]
-        return frame.done / max(1, frame.total)
-
-    def _due(self) -> float:
-        """When the next frame may come: after the gap, and in a paced playback not before its time."""
-        if self.pace is None or self.started is None or len(self.run.frames) <= self.shown + 1:
-            return self.due
-        return max(self.due, self.started + self.pace * self._share(self.shown + 1))
-
-    def _playable(self, newest: int, now: float) -> int:
-        """The newest frame this viewer may be shown now: the newest made, live; paced, the newest whose time has come."""
-        if self.pace is None or self.started is None:
-            return newest
-        index = newest
-        while index > self.shown and self.started + self.pace * self._share(index) > now:
-            index -= 1
-        return index
+    def _end(self) -> None:
+        """The last frame was shown: leave, and hand on the run's error, if it had one."""
+        self.close()
+        if self.run.error is not None:
+            raise self.run.error
 
     def _sent(self) -> Frame:
         self.place = self.run.lane.place()
@@ -227,7 +249,8 @@ class Runs:
                     self._done.popitem(last=False)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop every live run and wait for its thread: at exit, a thread killed inside a torch call aborts the interpreter."""
+        """Stop every live run and wait for its thread, then close the batcher: at exit, a thread killed inside a torch
+        call aborts the interpreter."""
         with self._lock:
             live = list(self._live.values())
         for run in live:
@@ -235,6 +258,7 @@ class Runs:
         for run in live:
             if run.thread is not None:
                 run.thread.join(timeout)
+        self.batcher.close(timeout)
 
     def counts(self) -> tuple[int, int]:
         """(live computations, kept finished ones)."""

@@ -116,7 +116,7 @@ def in_process(counts: tuple[int, ...] = (1, 2, 4, 8), steps: int = 100, n: int 
     """Sprite-steps a second with k distinct runs at once through the demo's run code in this process, no server."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from demo.request import parse_request
-    from demo.runner import join_run, load_demo_model
+    from demo.serving import join_run, load_demo_model
 
     served = load_demo_model()
     rows = []

@@ -31,6 +31,29 @@ def tiny_model():
     return ContextUnet(UNetConfig(n_feat=16, attention=True)).eval()
 
 
+@pytest.fixture(autouse=True)
+def batchers_closed(monkeypatch):
+    """Every Batcher a test makes is closed at its end, and its thread is gone: no sampling thread outlives its test
+    (the served demo's own, made once by demo.serving.server(), stays for the tests after)."""
+    from demo.batcher import Batcher
+
+    made, init = [], Batcher.__init__
+
+    def recorded(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Batcher, "__init__", recorded)
+    yield
+    from demo.serving import server
+
+    served = server().batcher if server.cache_info().currsize else None
+    for batcher in made:
+        if batcher is not served:
+            batcher.close()
+            assert not batcher._thread.is_alive(), "a batcher's thread outlived its test"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

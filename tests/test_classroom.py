@@ -10,7 +10,7 @@ from ddpm import sample, sampler, seeded_noise
 from ddpm.engine import TorchEngine
 from demo.batcher import Batcher, LaneClosed
 from demo.request import parse_request
-from demo.runner import denoise_frames, rows
+from demo.runner import denoise_frames
 from demo.shared import Runs
 
 
@@ -31,12 +31,14 @@ class Counting:
         return self.model(x, t, c)
 
 
-def slowly(req, pause):
-    """A producer of req's frames that takes `pause` seconds a step, so a test can act while it runs."""
+def gated(req, permits: threading.Semaphore):
+    """A producer of req's frames that makes each after x_T only once the test releases a permit, so that a test can
+    act while it runs; a stopped run stops waiting."""
     def produce(model, stop):
         for frame in denoise_frames(model, req, stop=stop):
-            time.sleep(pause)
             yield frame
+            while not stop.is_set() and not permits.acquire(timeout=0.05):
+                pass
     return produce
 
 
@@ -130,9 +132,9 @@ def test_a_run_in_line_moves_up_as_viewers_join_it(engine):
         gate.wait(10)  # the first run holds the batcher while the line forms
         yield from denoise_frames(model, req, stop=stop)
 
-    a, b, c = (runs.view(key, engine, rows(req), produce) for key in "abc")
+    a, b, c = (runs.view(key, engine, req.rows, produce) for key in "abc")
     assert (a.lane.place(), b.lane.place(), c.lane.place()) == (0, 1, 2)
-    assert runs.view("c", engine, rows(req), produce) is c  # a second student presses Run on c
+    assert runs.view("c", engine, req.rows, produce) is c  # a second student presses Run on c
     assert (b.lane.place(), c.lane.place()) == (2, 1)
     gate.set()
     last = _in_threads([lambda r=r: list(r.watch())[-1] for r in (a, b, c, c)])
@@ -172,11 +174,11 @@ def test_identical_requests_are_computed_once_and_a_late_viewer_gets_the_frames_
                 held.set()
                 gate.wait(10)  # hold the run after its eleventh frame until the late viewer is in
 
-    first = runs.view("key", counting, rows(req), produce)
+    first = runs.view("key", counting, req.rows, produce)
     watching = first.watch()
     assert next(watching).done == 0  # a viewer from the start sees x_T first
     assert held.wait(10)
-    late = runs.view("key", counting, rows(req), produce)
+    late = runs.view("key", counting, req.rows, produce)
     assert late is first
     late_frames = late.watch()
     joined = next(late_frames)
@@ -188,7 +190,7 @@ def test_identical_requests_are_computed_once_and_a_late_viewer_gets_the_frames_
     assert counting.calls == 30  # once, for both viewers
     solo = list(denoise_frames(engine, req))[-1]
     assert np.array_equal(last_a.arms[0][0], solo.arms[0][0]) and np.array_equal(last_a.arms[1][0], solo.arms[1][0])
-    again = runs.view("key", counting, rows(req), produce)  # pressed after the end: replayed, not recomputed
+    again = runs.view("key", counting, req.rows, produce)  # pressed after the end: replayed, not recomputed
     assert list(again.watch())[-1] is last_a and counting.calls == 30
 
 
@@ -196,40 +198,44 @@ def test_stop_from_one_viewer_leaves_the_others_and_the_last_stops_it(engine):
     counting = Counting(engine)
     runs = Runs(Batcher())
     req = parse_request(steps=500, seed=5, n=2, side_by_side=False)
-    slow = slowly(req, 0.002)
+    permits = threading.Semaphore(0)
+    slow = gated(req, permits)
 
-    run = runs.view("k", counting, rows(req), slow)
+    run = runs.view("k", counting, req.rows, slow)
     a = run.watch()
-    b = runs.view("k", counting, rows(req), slow).watch()
-    next(a), next(b), next(a), next(b)
+    b = runs.view("k", counting, req.rows, slow).watch()
+    next(a), next(b)  # both see x_T
     a.close()  # one student presses Stop
     before = counting.calls
-    wait_until(lambda: counting.calls > before + 5)  # the other still watches: it goes on
+    permits.release(10)
+    shown = [next(b).done for _ in range(3)]  # the other still watches: it goes on
+    assert shown == sorted(shown) and shown[0] > 0 and counting.calls > before
     b.close()  # the last viewer leaves
     run.thread.join(10)  # and the run's thread ends
     assert not run.thread.is_alive() and counting.calls < 500
     assert runs.counts() == (0, 0)  # neither live nor kept: a stopped run is not replayed
-    fresh = runs.view("k", counting, rows(req), slow)
-    assert fresh.frames == [] or fresh.frames[0].done == 0  # a new press starts afresh
-    watching = fresh.watch()
-    next(watching)
-    watching.close()  # its only viewer leaves: it stops
+    fresh = runs.view("k", counting, req.rows, slow)
+    assert fresh is not run and fresh.viewers == 1  # a new press starts afresh
+    with fresh.watch() as watching:
+        assert next(watching).done == 0  # from x_T
+    fresh.thread.join(10)  # its only viewer left: it stops
+    assert not fresh.thread.is_alive() and fresh.stop.is_set()
 
 
 def test_memory_of_finished_runs_is_bounded(engine):
     runs = Runs(Batcher(), keep=3)
     for seed in range(10):
         req = parse_request(sampler="DDIM", steps=2, seed=seed, n=1, side_by_side=False)
-        run = runs.view(seed, engine, rows(req), lambda m, stop, req=req: denoise_frames(m, req, stop=stop))
+        run = runs.view(seed, engine, req.rows, lambda m, stop, req=req: denoise_frames(m, req, stop=stop))
         list(run.watch())
         run.thread.join(10)  # its end is recorded when its thread ends
     assert runs.counts() == (0, 3)
 
 
 def test_rows_count_both_arms_and_guidance():
-    assert rows(parse_request(steps=5, seed=0, n=16)) == 32
-    assert rows(parse_request(steps=5, seed=0, n=16, class_name="hero", guidance=4.0)) == 64
-    assert rows(parse_request(sampler="DDIM", steps=5, seed=0, n=16, class_name="hero", guidance=0.0)) == 16
+    assert parse_request(steps=5, seed=0, n=16).rows == 32
+    assert parse_request(steps=5, seed=0, n=16, class_name="hero", guidance=4.0).rows == 64
+    assert parse_request(sampler="DDIM", steps=5, seed=0, n=16, class_name="hero", guidance=0.0).rows == 16
 
 
 def test_a_run_in_line_says_its_place_in_both_languages():
@@ -243,16 +249,20 @@ def test_a_run_in_line_says_its_place_in_both_languages():
 
 
 def test_a_viewer_is_paced_but_gets_the_last_frame(engine):
+    """At most one frame per gap of 0.1 s, on a clock the test moves (1 ms a read), the last at once."""
+    import itertools
+
     runs = Runs(Batcher())
     req = parse_request(steps=40, seed=9, n=2, side_by_side=False)
-    slow = slowly(req, 0.005)
-
+    ticks = itertools.count()
+    clock = lambda: next(ticks) * 0.001  # noqa: E731
     shown, times = [], []
-    for frame in runs.view("paced", engine, rows(req), slow).watch(gap=lambda: 0.1):
+    for frame in runs.view("paced", engine, req.rows, lambda m, stop: denoise_frames(m, req, stop=stop)).watch(
+            poll=0.001, gap=lambda: 0.1, clock=clock):
         shown.append(frame)
-        times.append(time.monotonic())
+        times.append(clock())
     assert shown[0].done == 0 and shown[-1].done == 40 and len(shown) < 41
-    assert all(b - a >= 0.09 for a, b in zip(times[:-2], times[1:-1]))  # at most one frame per 0.1 s; the last at once
+    assert all(b - a >= 0.099 for a, b in zip(times[:-2], times[1:-1]))  # at most one frame per 0.1 s; the last at once
 
 
 def test_more_runs_than_viewers_allowed_all_finish(engine):
@@ -266,7 +276,7 @@ def test_more_runs_than_viewers_allowed_all_finish(engine):
         everyone.wait(10)  # all 80 lanes are running before any asks for a step
         yield from denoise_frames(model, r, stop=stop)
 
-    watched = [runs.view(r.seed, engine, rows(r), lambda m, stop, r=r: produce(m, stop, r)) for r in reqs]
+    watched = [runs.view(r.seed, engine, r.rows, lambda m, stop, r=r: produce(m, stop, r)) for r in reqs]
     everyone.set()
     last = _in_threads([lambda w=w: list(w.watch())[-1] for w in watched])
     assert all(f is not None and f.done == 3 for f in last)

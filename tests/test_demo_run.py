@@ -15,7 +15,8 @@ from demo.export import frame_image, render, save_run, thin
 from demo.request import parse_request
 from demo.settings import VIEWS
 from demo.frames import Frame
-from demo.runner import denoise_frames, join_run, kept_steps
+from demo.runner import denoise_frames, kept_steps
+from demo.serving import join_run
 from demo.shared import Runs
 from demo.schedule_plot import schedule_image, schedule_png
 
@@ -239,7 +240,7 @@ def test_guidance_acts_only_with_a_class(tiny_model):
 def test_a_served_run_is_autoguided_by_the_weak_net_as_the_library_builds_it(tiny_model):
     from ddpm import ContextUnet, UNetConfig, sample, sampler, seeded_noise
     from ddpm.guidance import AutoGuided
-    from demo.runner import DemoModel
+    from demo.serving import DemoModel
 
     torch.manual_seed(1)
     weak = ContextUnet(UNetConfig(n_feat=8)).eval()
@@ -332,18 +333,34 @@ def test_every_request_error_reads_in_chinese_too():
         assert not any(word in error(ZH, bad.value) for word in ("must", "needs", "got"))  # no English left
 
 
+def test_pacing_shows_the_newest_frame_whose_time_has_come():
+    from demo.shared import due_frame, next_due
+
+    shares = [0.0, 0.25, 0.5, 0.75, 1.0]  # five frames made, evenly over the run
+    assert due_frame(shares, 1, now=5.0, started=None, pace=None) == 4  # live: the newest, whatever the time
+    assert due_frame(shares, 0, now=10.0 + 0.5 * 8, started=10.0, pace=8.0) == 2  # paced over 8 s: t = 4 s is frame 2's
+    assert due_frame(shares, 0, now=10.0 + 0.5 * 8 - 1e-9, started=10.0, pace=8.0) == 1  # a moment before, frame 1
+    assert due_frame(shares, 3, now=10.0, started=10.0, pace=8.0) == 3  # never back before the frame shown
+    assert due_frame(shares[:2], 0, now=100.0, started=10.0, pace=8.0) == 1  # never ahead of what is made
+    assert next_due(shares, 1, gap_due=11.0, started=10.0, pace=8.0) == 14.0  # frame 2 at 10 + 8·0.5, after the gap
+    assert next_due(shares, 1, gap_due=20.0, started=10.0, pace=8.0) == 20.0  # the gap is longer
+    assert next_due(shares, 4, gap_due=11.0, started=10.0, pace=8.0) == 11.0  # nothing made after it: the gap alone
+
+
 def test_a_paced_viewer_plays_the_run_back_over_its_length_never_ahead(tiny_model):
-    import time
+    """A kept run replayed in slow motion, on a clock that moves 10 ms each time the viewer reads it: no sleeping."""
+    import itertools
 
     runs = Runs(Batcher())
     req = parse_request(**GOOD)
     list(runs.view("key", tiny_model, 8, lambda d, stop: denoise_frames(d, req, stop=stop)).watch())  # computed, kept
-    start, seen = time.monotonic(), []
-    for frame in runs.view("key", tiny_model, 8, None).watch(pace=0.6):  # the kept run, replayed in slow motion
-        seen.append((time.monotonic() - start, frame.done))
+    ticks = itertools.count()
+    clock = lambda: next(ticks) * 0.01  # noqa: E731
+    seen = [(clock(), frame.done) for frame in runs.view("key", tiny_model, 8, None).watch(poll=0.001, pace=6.0, clock=clock)]
+    start = seen[0][0]
     assert seen[0][1] == 0 and seen[-1][1] == 20 and [d for _, d in seen] == sorted(d for _, d in seen)
-    assert all(t >= 0.6 * done / 20 - 0.02 for t, done in seen)  # no frame before its share of the 0.6 s
-    assert seen[-1][0] >= 0.58 and len(seen) > 5  # the whole length, and many frames, not a jump to the end
+    assert all(t - start >= 6.0 * done / 20 - 0.05 for t, done in seen)  # no frame before its share of the 6 s
+    assert seen[-1][0] - start >= 5.9 and len(seen) > 10  # the whole length, and many frames, not a jump to the end
 
 
 def test_the_runs_journey_is_its_sprite_at_ten_t_and_at_the_end(tiny_model, tmp_path):

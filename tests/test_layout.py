@@ -99,6 +99,6 @@ def test_the_cycle_check_sees_every_kind_of_import(tmp_path):
 
 
 def test_importing_the_request_check_starts_no_thread():
-    code = "import threading, demo.request, demo.runner, demo.handlers; print(threading.active_count())"
+    code = "import threading, demo.request, demo.runner, demo.serving, demo.handlers; print(threading.active_count())"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "1"  # the batcher's thread and the run registry come on first use
