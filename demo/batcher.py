@@ -13,6 +13,7 @@ The same thread runs other torch work (`call`): one OpenMP team does all of the 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -29,6 +30,10 @@ Result = TypeVar("Result")
 # eager fp32 then gives every sprite the same bits whatever the company (tests/test_classroom.py);
 # unaligned, small matrix products differ in the last bits with the batch's make-up.
 ALIGN = 4
+# Passes further apart than this were not one busy stretch: the batcher waited for work in between.
+IDLE_GAP = 0.5
+# Weight of the newest cycle in the running mean of seconds a row-step (an exponential moving average).
+EMA_NEW = 0.1
 
 
 def pad_rows(rows: Tensor, multiple: int) -> Tensor:
@@ -62,12 +67,14 @@ class LaneClosed(RuntimeError):
 class Lane:
     """A run's place in the batcher, and its denoiser: `lane(x, t, c)` from the run's own thread."""
 
-    def __init__(self, batcher: Batcher, model: Denoiser, sprites: int, priority: Callable[[], int]) -> None:
+    def __init__(self, batcher: Batcher, model: Denoiser, sprites: int, priority: Callable[[], int], steps: int = 0) -> None:
         self.batcher = batcher
         self.model = model
         self.n_cfeat = model.n_cfeat
         self.priority = priority  # read when the line is ordered: higher goes first
         self.sprites = sprites + (-sprites) % ALIGN  # the most rows it asks for in one call, aligned: its share of the bound
+        self.steps = steps  # the calls it will ask for, where known: the work still ahead of a new run
+        self.asked = 0
 
     def __call__(self, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
         return self.batcher.ask(self, x, t, c)
@@ -98,6 +105,8 @@ class Batcher:
         self._asks: dict[Lane, _Ask] = {}
         self._tasks: deque[tuple[Callable[[], object], Future]] = deque()
         self._closed = False
+        self._cycle: tuple[float, int] | None = None  # (when, rows) of the last pass
+        self.row_seconds: float | None = None  # wall seconds a row-step as passes follow each other, all included (EMA)
         # Setting the thread count inside the thread gives it its own full OpenMP team (docs/performance.md).
         self._threads = threads or torch.get_num_threads()
         self._thread = threading.Thread(target=self._loop, name="ddpm-sampler", daemon=True)
@@ -123,9 +132,10 @@ class Batcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def lane(self, model: Denoiser, sprites: int, priority: Callable[[], int] = lambda: 0) -> Lane:
-        """A new run of `model` asking for up to `sprites` rows a step: it runs from the next step if it fits, else waits in line."""
-        lane = Lane(self, model, sprites, priority)
+    def lane(self, model: Denoiser, sprites: int, priority: Callable[[], int] = lambda: 0, steps: int = 0) -> Lane:
+        """A new run of `model` asking for up to `sprites` rows a step, `steps` times where known: it runs from the next
+        step if it fits, else waits in line."""
+        lane = Lane(self, model, sprites, priority, steps)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the batcher is closed")
@@ -149,6 +159,18 @@ class Batcher:
         with self._cond:
             return len(self._running), len(self._line)
 
+    def ahead(self) -> tuple[int, int]:
+        """The work a new run would find: (runs running or waiting, their row-steps still to do, as far as known)."""
+        with self._cond:
+            lanes = [*self._running, *self._line]
+            return len(lanes), sum(lane.sprites * max(0, lane.steps - lane.asked) for lane in lanes)
+
+    def seed(self, row_seconds: float) -> None:
+        """A first value for `row_seconds` before any run has been measured (the engine's own, at start)."""
+        with self._cond:
+            if self.row_seconds is None:
+                self.row_seconds = row_seconds
+
     # --- the lanes' side, on their own threads -------------------------------------------------
     def ask(self, lane: Lane, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
         """`lane`'s model call for this step: it waits for the step's pass and returns its own rows."""
@@ -157,6 +179,7 @@ class Batcher:
             if lane not in self._running and lane not in self._line:
                 raise LaneClosed("this run has left the batcher")
             self._asks[lane] = ask
+            lane.asked += 1
             if self._ready():
                 self._cond.notify_all()
         ask.answered.wait()
@@ -217,6 +240,7 @@ class Batcher:
                     lanes = list(self._running)
                     asks = [self._asks.pop(lane) for lane in lanes]
             if fn is None:
+                self._measure(sum(len(a.x) + (-len(a.x)) % ALIGN for a in asks))
                 models: dict[int, tuple[Denoiser, list[_Ask]]] = {}  # one pass per denoiser: runs that share one share it
                 for lane, ask in zip(lanes, asks):
                     models.setdefault(id(lane.model), (lane.model, []))[1].append(ask)
@@ -227,6 +251,16 @@ class Batcher:
                     future.set_result(fn())
                 except BaseException as e:  # handed to the caller
                     future.set_exception(e)
+
+    def _measure(self, rows: int) -> None:
+        """One more pass of `rows` begins: the time since the last one began, over its rows, is a row-step's cost as
+        the server runs, with the runs' own arithmetic and the frames sent between passes (docs/performance.md)."""
+        now = time.perf_counter()
+        if self._cycle is not None and now - self._cycle[0] < IDLE_GAP:
+            cost = (now - self._cycle[0]) / self._cycle[1]
+            with self._cond:
+                self.row_seconds = cost if self.row_seconds is None else (1 - EMA_NEW) * self.row_seconds + EMA_NEW * cost
+        self._cycle = (now, rows)
 
     def _step(self, model: Denoiser, asks: list[_Ask]) -> None:
         """One forward pass for every ask; each gets its own rows back."""

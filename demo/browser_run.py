@@ -28,6 +28,10 @@ from .request import Request
 WEB = Path(__file__).resolve().parent / "web"  # the page's scripts and the vendored runtime, served as static files
 CHECK_TOLERANCE = 1e-3  # |ε̂| difference allowed in the page's self-check: float32 round-off is ~1e-5, a wrong model ~1
 FALLBACK = "fallback"  # what the page sends instead of frames when it cannot compute (its runtime or self-check failed)
+# compute=auto takes the browser where its estimate is within this factor of the server's: leaving the server free for
+# others is worth a little (issue 34; docs/performance.md, "Where auto computes").
+BROWSER_SLACK = 1.25
+CHOSE = "chose:"  # what the page sends, with both estimates, where auto chose the server
 MAX_PAYLOAD = 64 * 2**20  # bytes of frames a page may send, unpacked: 101 frames of 64 sprites, two arms, are 30 MB
 
 
@@ -66,10 +70,11 @@ def self_check(weights: Path) -> dict:
 
 
 def plan(req: Request, weights: Path, weak: Path | None, check: dict, kept: list[int], *, view: int, sprite: int | None,
-         pace: float | None, lang: str, compute: str) -> dict:
+         pace: float | None, lang: str, compute: str, server: dict | None = None) -> dict:
     """Everything the page's sampler needs for `req`: the walk, the noise's seed, the context, guidance and autoguidance (by
-    the `weak` net's ONNX model, where one is served), frames to keep, what to show, and the status lines in the viewer's
-    language."""
+    the `weak` net's ONNX model, where one is served), frames to keep, what to show, the status lines in the viewer's
+    language, and with compute "auto" the server's estimate (demo.serving.server_estimate) for the page to weigh
+    against its own (demo/web/page.js: the browser where it is within BROWSER_SLACK of the server)."""
     if compute == "server":
         return {"compute": "server"}
     schedule = _schedule(req.steps)
@@ -88,15 +93,46 @@ def plan(req: Request, weights: Path, weak: Path | None, check: dict, kept: list
         "view": view, "sprite": sprite, "pace": pace,
         "captions": [line(lang, "with_noise"), line(lang, "without_noise")],
         "lines": {key: template(lang, key) for key in ("start", "step", "left", "done", "stopped")},
+        "server": server, "slack": BROWSER_SLACK,
     }
 
 
 def where(lang: str, sent: dict) -> str:
-    """Where the page says it computed, in the viewer's language; only the backends the page knows."""
+    """Where the page says it computed, in the viewer's language, and why where `auto` chose it; only the backends the
+    page knows."""
     threads = sent.get("threads")
     if sent.get("backend") != "WASM" or not isinstance(threads, int) or not 1 <= threads <= 256:
         raise ValueError(f"unknown backend {sent!r}")
-    return line(lang, "in_browser", backend="WASM", threads=threads)
+    place = line(lang, "in_browser", backend="WASM", threads=threads)
+    return place if sent.get("why") is None else f"{place} · {why(lang, sent['why'], 'browser')}"
+
+
+def why(lang: str, estimates: object, chosen: str) -> str:
+    """Why `auto` computed where it did (`chosen`: "server" or "browser"), from the estimates the page weighed:
+    {"server": seconds, "browser": seconds, "ahead": runs}; ValueError for anything else (anyone can send anything)."""
+    def seconds(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e6:
+            raise ValueError(f"not an estimate: {estimates!r}")
+        return float(value)
+
+    if not isinstance(estimates, dict) or chosen not in ("server", "browser"):
+        raise ValueError(f"not an estimate: {estimates!r}")
+    ahead = estimates.get("ahead")
+    if isinstance(ahead, bool) or not isinstance(ahead, int) or not 0 <= ahead < 10_000:
+        raise ValueError(f"not an estimate: {estimates!r}")
+    state = line(lang, "busy", ahead=ahead) if ahead else line(lang, "free")
+    return line(lang, f"why_{chosen}", state=state, server=seconds(estimates.get("server")),
+                browser=seconds(estimates.get("browser")))
+
+
+def chosen_server(lang: str, box: str) -> str:
+    """The reason line of a run that `auto` sent to the server (the page's box: CHOSE and the estimates as JSON)."""
+    if not box.startswith(CHOSE):
+        return ""
+    try:
+        return why(lang, json.loads(box[len(CHOSE):]), "server")
+    except (ValueError, json.JSONDecodeError):
+        return ""
 
 
 def read_frames(payload: str, req: Request) -> tuple[list[Frame], dict, bool]:

@@ -14,7 +14,7 @@ from ddpm import Schedule
 from ddpm.checkpoint import weak_path
 from ddpm.sampler import default_steps
 
-from .browser_run import FALLBACK, plan, read_frames, self_check, where
+from .browser_run import CHOSE, FALLBACK, chosen_server, plan, read_frames, self_check, where
 from .export import render, save_journey, save_run
 from .forward import forward_frames
 from .frames import Frame
@@ -22,7 +22,7 @@ from .i18n import error, language, line
 from .link import read_link, write_link
 from .request import FORWARD_SOURCES, REQUEST, parse_request, parse_source, parse_view
 from .runner import kept_steps
-from .serving import FPS, DemoModel, join_race, join_run, load_demo_model, on_sampler_thread, server
+from .serving import FPS, DemoModel, join_race, join_run, load_demo_model, on_sampler_thread, server, server_estimate
 from .schedule_plot import schedule_png
 from .settings import ALL_SPRITES, COMPUTE, DEFAULTS, MAX_SEED, ON_PAGE, RUN, VIEWS
 
@@ -115,8 +115,9 @@ def plan_run(request: gr.Request, *values: object) -> dict:
     check = on_sampler_thread(lambda: self_check(served.weights)) if compute != "server" else {}
     weak = weak_path(served.weights) if served.weak is not None else None
     pace = values["pace"]
+    estimate = server_estimate(req) if compute == "auto" else None  # for the page to choose the sooner place
     return plan(req, served.weights, weak, check, sorted(kept_steps(req.steps)), view=v, sprite=s,
-                pace=None if pace in (None, "live") else float(pace), lang=lang, compute=compute)
+                pace=None if pace in (None, "live") else float(pace), lang=lang, compute=compute, server=estimate)
 
 
 def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_noise: bool, noise_scale: float,
@@ -132,7 +133,7 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
     served, lang = model(), language(request)
     values = (sampler, steps, seed, n, class_name, add_noise, noise_scale, side_by_side, view, sprite, guidance, mix, autoguidance)
     req, v, s = _checked(lang, served, dict(zip(RUN, values)))
-    if browser and browser != FALLBACK:
+    if browser and browser != FALLBACK and not browser.startswith(CHOSE):
         yield from _computed_in_browser(browser, req, v, s, lang, served)
         return
     run = join_run(served.denoiser(req.autoguidance), req)  # one computation for every viewer of the same request
@@ -149,7 +150,7 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
             yield stage, frame.status_in(lang), plot, gr.skip()
     frames = list(run.frames)  # every frame of the run, a late viewer's included
     shown = line(lang, "shown", frames=len(frames), where=line(lang, "on_server", engine=served.fast.name))
-    why = [line(lang, "fallback")] if browser == FALLBACK else []
+    why = [line(lang, "fallback")] if browser == FALLBACK else [r for r in [chosen_server(lang, browser)] if r]
     yield gr.skip(), " · ".join([frames[-1].status_in(lang), *autoguided(lang, served, req), shown, *why]), gr.skip(), frames
 
 

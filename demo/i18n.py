@@ -122,6 +122,9 @@ LINES = {
         "with_noise": "with noise (DDPM)", "without_noise": "without noise (z = 0)",
         "link_ignored": "The link's {fields} ignored: {reasons}. The rest of it applies.",
         "autoguided": "autoguided, ω = {omega:g}",
+        "why_server": "the server was sooner ({state}, about {server:.0f} s; this browser about {browser:.0f} s)",
+        "why_browser": "this browser was about as soon (about {browser:.0f} s; the server {state}, about {server:.0f} s)",
+        "free": "free now", "busy": "{ahead} runs ahead",
     },
     ZH: {
         "start": "t = {t} · 纯噪声 x_T · 开始", "step": "t = {t} · 第 {done}/{total} 步 · 每秒 {rate:.0f} 步 · {tail}",
@@ -137,6 +140,9 @@ LINES = {
         "with_noise": "加回噪声（DDPM）", "without_noise": "不加噪声（z = 0）",
         "link_ignored": "链接中的 {fields} 被忽略：{reasons}。链接的其余部分照常生效。",
         "autoguided": "自引导，ω = {omega:g}",
+        "why_server": "服务器更快（{state}，约 {server:.0f} 秒；本浏览器约 {browser:.0f} 秒）",
+        "why_browser": "本浏览器差不多一样快（约 {browser:.0f} 秒；服务器{state}，约 {server:.0f} 秒）",
+        "free": "现在空闲", "busy": "前面有 {ahead} 个采样",
     },
 }
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import torch
+
 from ddpm import Denoiser, fast_model, read_classes
 from ddpm.checkpoint import DEFAULT_WEIGHTS, weak_path
 from ddpm.engine import Engine
 from ddpm.guidance import AutoGuided, Autoguidance, autoguidance
 
-from .batcher import Batcher
+from .batcher import ALIGN, Batcher
 from .request import Request, parse_request
 from .runner import denoise_frames, race_frames
 from .shared import Run, Runs
@@ -101,16 +103,40 @@ def load_demo_model(weights: str | Path | None = None, openvino: bool | None = N
     weak_warm = warm if autoguidance(default.autoguidance, True) else ()
     weak = (on_sampler_thread(lambda: fast_model(weak_file, "cpu", bf16=bf16, openvino=openvino, warm=weak_warm))
             if weak_file.is_file() else None)
-    return DemoModel(fast, read_classes(weights), weights, weak)
+    served = DemoModel(fast, read_classes(weights), weights, weak)
+    server().batcher.seed(on_sampler_thread(lambda: _row_seconds(served.denoiser(default.autoguidance), default.rows)))
+    return served
+
+
+def _row_seconds(denoiser: Denoiser, rows: int, calls: int = 3) -> float:
+    """Seconds a row-step of `denoiser` at `rows` rows, the engine alone (warm; a guided step at the middle t)."""
+    x, t, c = torch.zeros(rows, 3, 16, 16), torch.full((rows,), 250), torch.zeros(rows, denoiser.n_cfeat)
+    with torch.inference_mode():
+        denoiser(x, t, c)
+        start = time.perf_counter()
+        for _ in range(calls):
+            denoiser(x, t, c)
+    return (time.perf_counter() - start) / calls / rows
 
 
 def join_run(denoiser: Denoiser, req: Request, *, ends_only: bool = False, clock: Callable[[], float] = time.perf_counter) -> Run:
     """The server's shared run for `req`, joined as one more viewer (demo/shared.py): `.watch()` for its frames."""
     return server().view(("denoise", denoiser, req, ends_only), denoiser, req.rows,
-                         lambda lane, stop: denoise_frames(lane, req, ends_only=ends_only, clock=clock, stop=stop))
+                         lambda lane, stop: denoise_frames(lane, req, ends_only=ends_only, clock=clock, stop=stop), req.steps)
 
 
 def join_race(denoiser: Denoiser, seed: int, n: int, ddpm_steps: int, ddim_steps: int, *, fps: float = 25.0) -> Run:
     """The server's shared race of DDPM against DDIM (race_frames), joined as one more viewer."""
     return server().view(("race", denoiser, seed, n, ddpm_steps, ddim_steps, fps), denoiser, n,
-                         lambda lane, stop: race_frames(lane, seed, n, ddpm_steps, ddim_steps, fps=fps, stop=stop))
+                         lambda lane, stop: race_frames(lane, seed, n, ddpm_steps, ddim_steps, fps=fps, stop=stop),
+                         ddpm_steps + ddim_steps)
+
+
+def server_estimate(req: Request) -> dict:
+    """The server's estimate for `req` (issue 34): seconds to finish it behind the work already running or waiting, at
+    the measured cost of a row-step, and the runs ahead of it. Seconds None before anything was measured."""
+    batcher = server().batcher
+    runs, row_steps = batcher.ahead()
+    rows = req.rows + (-req.rows) % ALIGN
+    cost = batcher.row_seconds
+    return {"seconds": None if cost is None else cost * (row_steps + rows * req.steps), "ahead": runs}

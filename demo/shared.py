@@ -49,7 +49,7 @@ def next_due(shares: Sequence[float], shown: int, gap_due: float, started: float
 class Run:
     """One computation and the frames it has made, for all of its viewers."""
 
-    def __init__(self, batcher: Batcher, denoiser: Denoiser, sprites: int, on_end: Callable[[Run], None]) -> None:
+    def __init__(self, batcher: Batcher, denoiser: Denoiser, sprites: int, on_end: Callable[[Run], None], steps: int = 0) -> None:
         self.frames: list[Frame] = []
         self.finished = False
         self.error: BaseException | None = None
@@ -59,7 +59,7 @@ class Run:
         self._cond = threading.Condition()
         self._on_end = on_end
         # The most-watched run waiting goes first: a class's shared run before one student's own.
-        self.lane = batcher.lane(denoiser, sprites, priority=lambda: self.viewers)
+        self.lane = batcher.lane(denoiser, sprites, priority=lambda: self.viewers, steps=steps)
 
     def start(self, produce: Producer) -> None:
         """Make the frames on a thread of the run's own.
@@ -223,15 +223,16 @@ class Runs:
         with self._lock:
             return sum(run.viewers for run in self._live.values())
 
-    def view(self, key: Hashable, denoiser: Denoiser, sprites: int, produce: Producer) -> Run:
-        """The run for `key`, joined as one more viewer; started (with `produce`) if none is live or kept."""
+    def view(self, key: Hashable, denoiser: Denoiser, sprites: int, produce: Producer, steps: int = 0) -> Run:
+        """The run for `key`, joined as one more viewer; started (with `produce`, `steps` model calls where known) if
+        none is live or kept."""
         with self._lock:
             run = self._live.get(key) or self._done.get(key)
             if run is not None and run.stop.is_set():
                 run = None  # a stopped run cannot be joined; start afresh
             started = run is None
             if started:
-                run = self._live[key] = Run(self.batcher, denoiser, sprites, lambda r: self._ended(key, r))
+                run = self._live[key] = Run(self.batcher, denoiser, sprites, lambda r: self._ended(key, r), steps)
             elif key in self._done:
                 self._done.move_to_end(key)
             run.join()

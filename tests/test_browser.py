@@ -237,3 +237,28 @@ def test_a_run_in_the_browser_draws_the_servers_sprites_and_stops(tmp_path):
             rms = np.sqrt(((mine - server) ** 2).mean(axis=(1, 2, 3)))  # per sprite, in 1/255 units
             assert np.median(rms) <= 2 and rms.max() <= 8, rms.round(2)
     assert np.abs(guided[0] - ours[0]).mean() > 4  # the default ω changed the sprites: the weak net was used
+
+
+def test_auto_computes_where_the_run_finishes_sooner_and_says_why(tmp_path):
+    """Issue 34: a lone visitor's default page runs on the idle server (several times faster than WASM here); with 8
+    distinct server runs in flight, the page computes in the browser. Either way the status line says why."""
+    gradio_client = pytest.importorskip("gradio_client")
+    from conftest import launched
+
+    with launched(tmp_path) as (url, _):
+        with opened(url + "?steps=100") as page:  # the default run, shorter: the choice scales with both estimates
+            page.locator("#run").click()
+            page.get_by_text("frames kept").first.wait_for(timeout=120_000)
+            status = page.locator("#status").inner_text()
+            assert "on the server" in status and "the server was sooner (free now" in status, status
+            client = gradio_client.Client(url, verbose=False)
+            jobs = [client.submit("DDPM", 500, seed, 16, "any", True, 1.0, True, api_name="/denoise") for seed in range(1, 9)]
+            deadline = time.monotonic() + 60
+            while not all(job.status().code.name in ("PROCESSING", "ITERATING") for job in jobs):  # all 8 in flight
+                assert time.monotonic() < deadline, [job.status().code.name for job in jobs]
+                time.sleep(0.1)
+            page.locator("#run").click()
+            playwright.expect(page.locator("#status")).to_contain_text("in this browser (WASM", timeout=120_000)
+            status = page.locator("#status").inner_text()
+            assert "this browser was about as soon" in status and "8 runs ahead" in status, status
+        # The server's runs end with it (launched stops the app).

@@ -80,3 +80,56 @@ def test_the_plan_autoguides_by_the_weak_net_it_names(omega):
 
     assert p["autoguidance"] == (None if omega == 1 else {"strength": omega, "interval": list(DEFAULT_INTERVAL)})
     assert (p["weak"] is None) == (omega == 1) and (omega == 1 or p["weak"].endswith("sprites.weak.onnx"))
+
+
+def test_auto_says_why_it_chose_in_both_languages_and_refuses_made_up_estimates():
+    from demo.browser_run import CHOSE, chosen_server, where, why
+    from demo.i18n import EN, ZH
+
+    free = {"server": 7.2, "browser": 50.4, "ahead": 0}
+    assert why(EN, free, "server") == "the server was sooner (free now, about 7 s; this browser about 50 s)"
+    assert why(ZH, free, "server") == "服务器更快（现在空闲，约 7 秒；本浏览器约 50 秒）"
+    busy = {"server": 90.0, "browser": 48.0, "ahead": 12}
+    assert why(EN, busy, "browser") == "this browser was about as soon (about 48 s; the server 12 runs ahead, about 90 s)"
+    assert "前面有 12 个采样" in why(ZH, busy, "browser")
+    assert where(EN, {"backend": "WASM", "threads": 4, "why": busy}).startswith("in this browser (WASM, 4 threads) · this browser")
+    assert chosen_server(EN, CHOSE + json.dumps(free)) == why(EN, free, "server")
+    for bad in ({"server": "7", "browser": 50, "ahead": 0}, {"server": 7, "browser": -1, "ahead": 0},
+                {"server": 7, "browser": 50, "ahead": True}, [7, 50, 0]):
+        with pytest.raises(ValueError):
+            why(EN, bad, "server")
+        assert chosen_server(EN, CHOSE + json.dumps(bad)) == ""  # a line the page made up is left out, the run goes on
+    assert chosen_server(EN, "") == chosen_server(EN, CHOSE + "{") == ""
+
+
+def test_the_server_estimates_a_run_from_the_work_ahead_and_the_measured_cost_of_a_row_step(tiny_model):
+    """issue 34: seconds = (row-steps still to do by the runs ahead + this run's) × seconds a row-step, as measured
+    between the batcher's passes."""
+    import torch
+
+    from demo.batcher import Batcher
+
+    with Batcher() as batcher:
+        assert batcher.ahead() == (0, 0) and batcher.row_seconds is None
+        batcher.seed(0.001)
+        batcher.seed(0.5)  # a seed only counts before anything is measured
+        assert batcher.row_seconds == 0.001
+        lane = batcher.lane(tiny_model, 6, steps=10)  # 6 rows, aligned to 8
+        assert batcher.ahead() == (1, 8 * 10)
+        x, t, c = torch.zeros(6, 3, 16, 16), torch.full((6,), 5), torch.zeros(6, 5)
+        for done in range(1, 4):
+            lane(x, t, c)
+            assert batcher.ahead() == (1, 8 * (10 - done))
+        assert batcher.row_seconds != 0.001  # passes in a row measured the cost of a row-step
+        lane.leave()
+        assert batcher.ahead() == (0, 0)
+
+
+def test_the_plan_of_an_auto_run_carries_the_servers_estimate_and_the_slack():
+    from demo.browser_run import BROWSER_SLACK
+
+    req = parse_request(n=2)
+    estimate = {"seconds": 3.5, "ahead": 2}
+    p = plan(req, Path("weights/sprites.safetensors"), None, {}, [500], view=0, sprite=None, pace=None, lang="en",
+             compute="auto", server=estimate)
+    assert p["server"] == estimate and p["slack"] == BROWSER_SLACK == 1.25

@@ -2,7 +2,7 @@
 // run(args) before its Python handler: with a plan asking for the browser, it walks the plan here (sampler.js), shows each
 // kept frame on the stage as it comes, and hands the frames to the handler, which keeps them for scrubbing and the files.
 // Without a usable runtime it leaves the run to the server.
-import {walk} from './sampler.js';
+import {denoiser, walk} from './sampler.js';
 import {SpriteNoise} from './noise.js';
 
 const VENDOR = new URL('./vendor/onnxruntime-web/', import.meta.url).href;
@@ -11,6 +11,8 @@ let stage = null;  // the stage's props (gr.HTML's js_on_load): setting .value r
 let runtime = null;  // per model: the promise of {ort, nets, threads} or of an error, and the weak nets' sessions by address
 let stopRequested = false;
 const FALLBACK = 'fallback';  // the frames' box when this browser cannot compute (demo/browser_run.py's FALLBACK)
+const CHOSE = 'chose:';  // the frames' box, with both estimates, when auto chose the server (demo/browser_run.py's CHOSE)
+const measured = new Map();  // this page's seconds a step, by batch and nets, measured once (browserSeconds)
 
 /** Called by the stage's js_on_load: the element to draw into. */
 export function attach(props) { stage = props; }
@@ -157,6 +159,38 @@ async function pack(frames, plan, where, stopped) {
   return btoa(text);
 }
 
+/** Seconds a step of the plan's denoiser, warm, in this browser: [with the weak net, without]. Measured once a page for
+ * each batch and nets, at the run's own batch (a session's speed depends on it), after the runtime's self-check. */
+async function stepSeconds(rt, plan) {
+  const rows = plan.arms * plan.n;
+  const key = `${rows}|${plan.guidance > 0 && plan.context ? 2 : 1}|${plan.weak}|${plan.model}`;
+  if (!measured.has(key)) {
+    const eps = denoiser(rt.ort, rt.nets, plan);
+    const x = new Float32Array(rows * 768), c = new Float32Array(rows * plan.n_cfeat);
+    const time = async (t) => {
+      await eps(x, t, c, rows);  // warm: the session for this batch is made on its first call
+      const start = performance.now();
+      await eps(x, t, c, rows);
+      return (performance.now() - start) / 1000;
+    };
+    const ag = plan.autoguidance;  // a t outside its interval, if there is one, calls the main net alone
+    const outside = !ag ? 500 : ag.interval[0] > 1 ? 1 : ag.interval[1] < 500 ? 500 : null;
+    const guided = ag ? await time(ag.interval[0]) : null;
+    const alone = outside === null ? guided : await time(outside);
+    measured.set(key, [guided ?? alone, alone]);
+  }
+  return measured.get(key);
+}
+
+/** This browser's estimate for the whole run, in seconds: each step at its measured cost, guided or not. */
+async function browserSeconds(rt, plan) {
+  const [guided, alone] = await stepSeconds(rt, plan);
+  const ag = plan.autoguidance, tModel = plan.schedule.t_model;
+  let total = 0;
+  for (let i = plan.steps; i >= 1; i--) total += ag && tModel[i] >= ag.interval[0] && tModel[i] <= ag.interval[1] ? guided : alone;
+  return total;
+}
+
 /** The Run press's preprocessing: `args` are the handler's inputs, the plan and the frames' box last. */
 export async function run(args) {
   const plan = args[args.length - 2];
@@ -169,7 +203,15 @@ export async function run(args) {
     out[out.length - 1] = FALLBACK;
     return out;
   }
-  const where = {backend: 'WASM', threads: rt.threads};
+  let why = null;  // with compute=auto, the estimates weighed: the browser where it is within plan.slack of the server
+  if (plan.compute === 'auto' && plan.server && plan.server.seconds != null) {
+    why = {server: plan.server.seconds, browser: await browserSeconds(rt, plan), ahead: plan.server.ahead};
+    if (why.browser > plan.slack * why.server) {
+      out[out.length - 1] = CHOSE + JSON.stringify(why);
+      return out;
+    }
+  }
+  const where = {backend: 'WASM', threads: rt.threads, why};
   stopRequested = false;
   const frames = [];
   const start = performance.now();
