@@ -60,4 +60,11 @@ body.present:not(.show-controls) .controls, body.present:not(.show-controls) .fo
 body.present .stage img, body.present .stage .empty { height: 72vh !important; }
 body.present .stage figcaption { font-size: 28px !important; line-height: 1.3 !important; }
 body.present #status, body.present #status p { font-size: 28px !important; line-height: 1.3 !important; }
+/* A phone (or any narrow window): Run, the stage and the status first, the controls after them; the two arms one
+   above the other, each the screen's width, so that a sprite pixel is several screen pixels (tests/test_browser.py). */
+@media (max-width: 640px) {
+  .controls { order: 2; }
+  .stage { flex-direction: column; }
+  .stage img, .stage .empty { width: 100%; height: auto !important; aspect-ratio: 1; }
+}
 """

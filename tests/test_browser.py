@@ -262,3 +262,24 @@ def test_auto_computes_where_the_run_finishes_sooner_and_says_why(tmp_path):
             status = page.locator("#status").inner_text()
             assert "this browser was about as soon" in status and "8 runs ahead" in status, status
         # The server's runs end with it (launched stops the app).
+
+
+def test_on_a_phone_run_the_stage_and_the_status_come_before_the_controls(server):
+    """Issue 34: 390×844, a touch screen, zh-CN. Run can be tapped; the stage and its status line come before the
+    controls, so nobody scrolls past them; a sprite pixel is at least 4 screen pixels."""
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                   locale="zh-CN").new_page()
+        page.goto(server + "?steps=20&compute=server", wait_until="load")
+        run = page.locator("#run")
+        run.wait_for(timeout=30_000)
+        assert run.bounding_box()["y"] + run.bounding_box()["height"] <= 844  # on the first screen
+        run.tap()
+        page.get_by_text("保留了").first.wait_for(timeout=60_000)
+        stage, status = page.locator("#stage").bounding_box(), page.locator("#status").bounding_box()
+        controls = page.locator(".controls").first.bounding_box()
+        assert stage["y"] < status["y"] < controls["y"]
+        grid = page.locator("#stage img").first.bounding_box()
+        assert grid["width"] / (4 * 17 + 1) >= 4  # 16 sprites: 4 columns of 16 px and a 1 px gap
+        browser.close()
