@@ -29,6 +29,17 @@ OUTPUT_SUFFIXES = (".png", ".gif", ".mp4", ".npy")
 NO_CLASS = "none"
 
 
+def _pixel(text: str) -> tuple[int, int]:
+    """"X,Y" → (x, y), each 0 … 15."""
+    try:
+        x, y = map(int, text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a pixel is X,Y, two whole numbers, got {text!r}") from None
+    if not (0 <= x < 16 and 0 <= y < 16):
+        raise argparse.ArgumentTypeError(f"a pixel's X and Y are 0 … 15, got {text!r}")
+    return x, y
+
+
 def _positive(kind: type):
     def parse(text: str):
         value = kind(text)
@@ -129,7 +140,9 @@ def cmd_sample(a: argparse.Namespace) -> None:
 
 
 def cmd_journey(a: argparse.Namespace) -> None:
+    from .images import stack
     from .journey import collect, picture
+    from .pixel import plot, step_text, trace
 
     out = Path(a.out)
     if out.suffix != ".png":
@@ -141,10 +154,23 @@ def cmd_journey(a: argparse.Namespace) -> None:
     walk = sampler(a.sampler, model, x_T.to(device), steps=total, noise_scale=a.noise_scale, noise=noise, context=c,
                    side_by_side=both)
     rows = [n - 1, 2 * n - 1] if both else [n - 1]
-    labels, xt, x0 = collect(walk, x_T.repeat(2, 1, 1, 1) if both else x_T, rows, total)
+    start = x_T.repeat(2, 1, 1, 1) if both else x_T
+    steps = list(walk)  # walked once, read twice: the journey's columns and the pixel's every step
+    labels, xt, x0 = collect(steps, start, rows, total)
     arms = ["with noise", "z = 0"] if both else [a.sampler.upper()]
     named = [(f"{view} ({arm})", images[r]) for r, arm in enumerate(arms) for view, images in (("x_t", xt), ("predicted x0", x0))]
-    write_png(picture(labels, named, scale=a.scale), out)
+    figure = picture(labels, named, scale=a.scale)
+    if a.pixel is not None:
+        if a.sampler != "ddpm":
+            raise SystemExit("--pixel follows a DDPM walk (its step adds s3·z); use --sampler ddpm")
+        x, y = a.pixel
+        schedule = Schedule().respace(total)
+        traces = [(arm, trace(steps, start, schedule, row, y, x, a.noise_scale if k == 0 else 0.0))
+                  for k, (arm, row) in enumerate(zip(arms, rows))]
+        figure = stack(figure, plot(traces, size=(figure.shape[1], 200)))
+        for arm, channels in traces:  # the first step's arithmetic, for the slide's notes
+            print(f"{arm}, pixel ({x}, {y}), red, t = {channels[0][0].t}: {step_text(channels[0][0])}")
+    write_png(figure, out)
     print(f"wrote {out}: sprite {a.sprite} of seed {a.seed}")
 
 
@@ -264,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--one-arm", action="store_true", help="DDPM without the z = 0 arm beside it (DDIM always has one)")
     j.add_argument("--scale", type=_positive(int), default=6, help="pixels a sprite pixel")
     j.add_argument("--out", default="journey.png", help="FILE.png")
+    j.add_argument("--pixel", type=_pixel, default=None, metavar="X,Y",
+                   help="also plot that pixel's x_t and x̂0 over every t, both arms (0 … 15 from the top left; DDPM)")
     _autoguidance_flags(j)
     _bf16_flag(j)
     j.set_defaults(func=cmd_journey)

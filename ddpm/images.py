@@ -30,6 +30,13 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     return image.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
+def stack(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """Two uint8 RGB images one above the other, the narrower padded with white on the right."""
+    width = max(top.shape[1], bottom.shape[1])
+    pad = lambda im: np.pad(im, ((0, 0), (0, width - im.shape[1]), (0, 0)), constant_values=255)  # noqa: E731
+    return np.concatenate([pad(top), pad(bottom)])
+
+
 def write_png(image: np.ndarray, path: str | Path) -> None:
     """Write one uint8 RGB image as PNG."""
     iio.imwrite(path, image, extension=".png")

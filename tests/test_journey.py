@@ -39,3 +39,20 @@ def test_journey_command_writes_a_row_per_view_and_arm(tmp_path, args, arms, col
     names = [f"{view} ({arm})" for arm in arms for view in ("x_t", "predicted x0")]
     expected = picture(["t"] * columns, [(name, [blank] * columns) for name in names], scale=2)
     assert image.shape == expected.shape  # a column per kept step and the final sprite, a row per view and arm
+
+
+def test_journey_with_a_pixel_adds_its_plot_and_prints_the_first_step(tmp_path, capsys):
+    """Issue 35: `--pixel X,Y` adds the pixel's x_t and x̂0 over every t, one panel per arm, under the journey."""
+    out = tmp_path / "j.png"
+    main(["journey", "--seed", "2", "--sprite", "3", "--steps", "20", "--scale", "2", "--fp32", "--pixel", "8,8", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert "with noise, pixel (8, 8), red, t = 500: x_{t−1} = s1·(x_t − s2·ε̂) + s3·z = " in printed
+    assert "z = 0, pixel (8, 8)" in printed
+    image = iio.imread(out)
+    blank = np.zeros((16, 16, 3), np.uint8)
+    names = [f"{view} ({arm})" for arm in ("with noise", "z = 0") for view in ("x_t", "predicted x0")]
+    journey = picture(["t"] * 11, [(name, [blank] * 11) for name in names], scale=2)
+    assert image.shape == (journey.shape[0] + 2 * 200, journey.shape[1], 3)  # two panels of 200 px below
+    for bad in ("16,0", "a,b", "3"):
+        with pytest.raises(SystemExit):
+            main(["journey", "--pixel", bad, "--out", str(out)])

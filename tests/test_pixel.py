@@ -1,0 +1,68 @@
+"""Inside one step (issue 35): one pixel's arithmetic, shown with its numbers, reproduces the step."""
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm import Schedule, sampler, seeded_noise
+from ddpm.data import to_uint8
+from ddpm.pixel import plot, step_text, trace, x0_text
+
+
+def numbers(text: str) -> list[float]:
+    """The numbers after the line's formula (after its first "= "), in order; its minus signs are U+2212."""
+    values = text.split(" = ", 1)[1].split(" = ", 1)[1].replace("−", "-")
+    return [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", values)]
+
+
+@pytest.fixture(scope="module")
+def walked(tiny_model):
+    """Sprites 1 … 3 of seed 4, DDPM in 20 steps, both arms (λ = 0.7 on the left), every step kept."""
+    x_T, noise = seeded_noise(4, 3)
+    steps = list(sampler("ddpm", tiny_model, x_T, steps=20, noise_scale=0.7, noise=noise, side_by_side=True))
+    return x_T.repeat(2, 1, 1, 1), steps
+
+
+def test_the_shown_numbers_reproduce_the_step_and_x0(walked):
+    start, steps = walked
+    schedule = Schedule().respace(20)
+    for row, lam in ((2, 0.7), (5, 0.0)):  # sprite 3 on each arm
+        channels = trace(steps, start, schedule, row, y=8, x=5, noise_scale=lam)
+        assert [len(c) for c in channels] == [20, 20, 20] and channels[0][0].t == 500 and channels[0][-1].t == schedule.t_model[1]
+        for p in (c for ch in channels for c in ch):
+            s1, x_t, s2, eps, s3, *rest = numbers(step_text(p))
+            *scale, z, shown = rest
+            by_hand = s1 * (x_t - s2 * eps) + s3 * (scale[0] if scale else 1.0) * z  # from the shown numbers alone
+            assert abs(by_hand - shown) <= 2e-3 * max(1, abs(shown)), step_text(p)
+            x_t2, b, eps2, a, x0 = numbers(x0_text(p))
+            assert (x_t2, eps2) == (x_t, eps) and abs((x_t2 - b * eps2) / a - x0) <= 2e-3 * max(1, abs(x0)), x0_text(p)
+            assert (lam == 1) == ("λ" not in step_text(p))  # λ shown where it is not 1
+        for a, b in zip(channels[0], channels[0][1:]):  # each step starts where the last ended
+            assert a.x_prev == b.x_t
+        for ch in range(3):  # and the last step ends at the run's final pixel
+            assert channels[ch][-1].x_prev == pytest.approx(float(steps[-1].x[row, ch, 8, 5]))
+        if lam == 0:
+            assert all(p.z == 0 for ch in channels for p in ch)  # the z = 0 arm adds nothing
+
+
+def test_a_sprite_walked_alone_is_the_runs_sprite(walked, tiny_model):
+    """Sprite i of a seed draws the same noise alone as in a batch, so the panel recomputes it alone: 2 rows."""
+    from ddpm.noise import SpriteNoise
+
+    start, steps = walked
+    noise = SpriteNoise(4, [2])  # sprite 3 alone: its x_T (draw 0), then its steps' z
+    alone = list(sampler("ddpm", tiny_model, noise.draw(), steps=20, noise_scale=0.7, noise=noise, side_by_side=True))
+    for together, single in zip(steps, alone):
+        for arm in (0, 1):
+            a, b = to_uint8(together.x[[2, 5][arm]:[2, 5][arm] + 1]), to_uint8(single.x[arm:arm + 1])
+            assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_the_plot_draws_both_arms_with_the_marked_t(walked):
+    start, steps = walked
+    schedule = Schedule().respace(20)
+    arms = [(name, trace(steps, start, schedule, row, 8, 5, lam)) for name, row, lam in (("noise", 2, 0.7), ("z = 0", 5, 0.0))]
+    image = plot(arms, marked=250, size=(300, 120))
+    assert image.shape == (240, 300, 3) and image.dtype == np.uint8
+    assert (np.abs(image.astype(int) - [255, 127, 14]).sum(axis=2) == 0).any()  # the marked t, in orange
