@@ -3,7 +3,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 from ddpm import Schedule, sampler, seeded_noise
 from ddpm.data import to_uint8
