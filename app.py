@@ -14,7 +14,7 @@ from demo.browser import (ACTION_AFTER_RUN, COPY_LINK, ON_LOAD, PAGE_CSS, RUN_IF
 from demo.browser_run import page_url, served_files
 from demo.components import unchecked
 from demo.handlers import (compare, denoise, downloads, final_frame, first_schedule_image, forward, link, model, open_link,
-                           plan_run, race, random_seed, same, scrubber, show_frame, steps_for)
+                           picked, plan_run, race, random_seed, same, scrubber, show_frame, steps_for, inside_step)
 from demo.launch import launch
 from demo.i18n import page
 from demo.settings import controls
@@ -37,6 +37,7 @@ STAGE_CSS = """
 .stage figure { flex: 1; margin: 0; min-width: 0; }
 .stage figcaption { font-size: var(--block-label-text-size); color: var(--block-label-text-color); margin-bottom: 4px; }
 .stage img, .stage .empty { display: block; width: 100%; height: 360px; object-fit: contain; image-rendering: pixelated; }
+.stage img { cursor: crosshair; }
 .stage .empty { background: var(--block-background-fill); border: 1px dashed var(--border-color-primary); box-sizing: border-box; }
 """
 
@@ -85,6 +86,12 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
             # gr.Image shows an I18n label as "[object Object]": this one label is written in both languages.
             plot = gr.Image(first_schedule_image(), format="png", label="schedule · 噪声调度 (orange: the current t · 橙色：当前的 t)",
                             interactive=False, buttons=["download"], elem_classes="fold")
+            with gr.Accordion(I18N("inside"), open=False, elem_classes="fold", elem_id="inside") as inside_box:
+                setting["pixel"].render()
+                inside_text = gr.Markdown(elem_id="inside-text")
+                # One label in both languages, as the schedule's: gr.Image shows an I18n label as "[object Object]".
+                inside_plot = gr.Image(format="png", label="x_t and x0 predicted over t · x_t 与预测的 x0 随 t 的变化",
+                                       interactive=False, buttons=["download"])
             files = gr.File(label=I18N("files"), file_count="multiple", interactive=False, elem_classes="fold")
             with gr.Accordion(I18N("in_class"), open=False, elem_classes="fold"):
                 gr.Markdown(I18N("in_class_steps"))
@@ -108,8 +115,12 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     run_event = plan_event.success(denoise, run_inputs, [stage, status, plot, frames], js=run_in_browser(page_url(), len(run_inputs)),
                                    api_name="denoise", **runs)
     pace.change(same, pace, paced, api_visibility="private")
+    # Inside one step (demo/inside.py): the chosen pixel's arithmetic at the scrubbed t, after a run, a scrub, a click
+    # on the stage (which chooses the sprite and the pixel under it) or a pixel typed in.
+    inside = dict(fn=inside_step, inputs=[frames, scrub, *on_page], outputs=[inside_text, inside_plot, inside_box],
+                  api_visibility="private", show_progress="hidden")
     run_event.success(scrubber, [frames, after, view, sprite], [scrub, stage, status, plot, after], api_visibility="private",
-                      show_progress="hidden").then(None, js=ACTION_AFTER_RUN)
+                      show_progress="hidden").then(**inside).then(None, js=ACTION_AFTER_RUN)
     # The files after the run, one encoding at a time: no run, and no other viewer's, waits for them.
     run_event.success(downloads, [frames, view, sprite], files, api_visibility="private", concurrency_limit=1, concurrency_id="downloads")
     stop_btn.click(None, js=STOP_IN_BROWSER, cancels=[plan_event, run_event])
@@ -121,7 +132,10 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     dice.click(random_seed, outputs=seed, api_visibility="private")
     sampler.input(steps_for, sampler, steps, api_visibility="private")  # the user's choice only: a link's steps win
     for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only
-        trigger(show_frame, [frames, scrub, view, sprite], [stage, status, plot], api_visibility="private")
+        trigger(show_frame, [frames, scrub, view, sprite], [stage, status, plot], api_visibility="private").then(**inside)
+    stage.click(picked, [frames, sprite], [sprite, setting["pixel"]], api_visibility="private").success(
+        show_frame, [frames, scrub, view, sprite], [stage, status, plot], api_visibility="private").then(**inside)
+    setting["pixel"].submit(**inside)
     # Every setting in the address (demo/link.py): set on load, and a link to the settings on demand.
     demo.load(open_link, None, [*on_page, status, after, stage], js=ON_LOAD, api_visibility="private").then(None, js=RUN_IF_ASKED)
     link_btn.click(link, on_page, link_box, api_visibility="private").then(None, link_box, link_box, js=COPY_LINK)

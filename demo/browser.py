@@ -32,8 +32,18 @@ COPY_LINK = """(query) => {
 }"""
 
 def stage_on_load(page: str) -> str:
-    """The stage's js_on_load: hand its props to the page's sampler (demo/web/page.js), which draws browser runs into them."""
-    return f"import({page!r}).then(m => m.attach(props)).catch(e => console.warn('ddpm: no browser sampler:', e));"
+    """The stage's js_on_load: hand its props to the page's sampler (demo/web/page.js), which draws browser runs into them;
+    and a click on a picture sends the image pixel under it (the picture is drawn `object-fit: contain`, scaled up)."""
+    return f"""import({page!r}).then(m => m.attach(props)).catch(e => console.warn('ddpm: no browser sampler:', e));
+element.addEventListener('click', (e) => {{
+  const img = e.target.closest('img');
+  if (!img || !img.naturalWidth) return;
+  const r = img.getBoundingClientRect();
+  const scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+  const left = r.left + (r.width - img.naturalWidth * scale) / 2, top = r.top + (r.height - img.naturalHeight * scale) / 2;
+  const x = Math.floor((e.clientX - left) / scale), y = Math.floor((e.clientY - top) / scale);
+  if (x >= 0 && y >= 0 && x < img.naturalWidth && y < img.naturalHeight) trigger('click', {{x, y, width: img.naturalWidth}});
+}});"""
 
 
 def run_in_browser(page: str, inputs: int) -> str:

@@ -24,7 +24,8 @@ from .request import FORWARD_SOURCES, REQUEST, parse_request, parse_source, pars
 from .runner import kept_steps
 from .serving import FPS, DemoModel, join_race, join_run, load_demo_model, on_sampler_thread, server, server_estimate
 from .schedule_plot import schedule_png
-from .settings import ALL_SPRITES, COMPUTE, DEFAULTS, MAX_SEED, ON_PAGE, RUN, VIEWS
+from .inside import arms_of, clicked, matches, panel, picture, walk_alone
+from .settings import ALL_SPRITES, COMPUTE, DEFAULTS, MAX_SEED, ON_PAGE, RUN, VIEWS, by_name, pixel_of
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
 # Updates a second the server sends to all viewers together: each costs the server CPU that the batcher wants,
@@ -267,6 +268,44 @@ def race(seed: float = DEFAULTS["seed"], n: float = DEFAULTS["n"], ddpm_steps: f
             stage["captions"] = [line(lang, "race_caption", name=name, steps=steps, seconds=seconds)
                                  for name, steps, seconds in zip(("DDPM", "DDIM"), (req.steps, fast.steps), frame.seconds)]
             yield stage, frame.status_in(lang)
+
+
+def picked(frames: list[Frame] | None, sprite: str, evt: gr.EventData):
+    """A click on the stage's picture (demo/browser.py sends the image pixel): the sprite and the pixel under it chosen,
+    for inside one step."""
+    data = getattr(evt, "_data", None)
+    if not frames or not isinstance(data, dict):
+        return gr.skip(), gr.skip()
+    try:
+        _, s = parse_view(VIEWS[0], sprite)
+        hit = clicked(int(data["x"]), int(data["y"]), int(data["width"]), len(frames[-1].arms[0][0]), s)
+    except (KeyError, TypeError, ValueError):
+        hit = None
+    if hit is None:
+        return gr.skip(), gr.skip()
+    index, x, y = hit
+    return str(index + 1), f"{x},{y}"
+
+
+def inside_step(request: gr.Request, frames: list[Frame] | None, index: int, *values: object):
+    """Inside one step (demo/inside.py): the chosen pixel's arithmetic at the scrubbed frame's t, both arms and every
+    channel, and its x_t and x̂0 over every t, the panel opened; `values`: the page's settings in their order
+    (demo/settings.ON_PAGE)."""
+    served, lang = model(), language(request)
+    values = dict(zip(ON_PAGE, values))
+    req, _, s = _checked(lang, served, values)
+    try:
+        pixel = pixel_of(by_name()["pixel"].kind.check("pixel", values["pixel"]))
+    except ValueError as e:
+        raise gr.Error(error(lang, e)) from None
+    if not frames or s is None or pixel is None or req.ddim:
+        return line(lang, "inside_pick"), None, gr.skip()
+    walked = on_sampler_thread(lambda: walk_alone(served.denoiser(req.autoguidance), req, s))
+    if not matches(walked, frames[-1], s):
+        return line(lang, "inside_stale"), None, gr.skip()
+    frame = frames[max(0, min(int(index or 0), len(frames) - 1))]
+    arms = arms_of(req, walked, *pixel)
+    return panel(lang, arms, s, *pixel, frame.t), picture(arms, frame.t), gr.Accordion(open=True)
 
 
 def same(value: object) -> object:

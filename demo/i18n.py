@@ -43,12 +43,16 @@ PAGE = {
                           "3. [**What the network sees**](?view=x0&run=1&t=250): the predicted x̂0, scrubbed back to t = 250.\n"
                           "4. [**The forward process**](?run=1&action=forward): the sprites dissolve into noise beside the run.\n"
                           "5. [**DDIM**](?run=1&action=race): the same kind of sprites in a twentieth of the steps.\n"
-                          "6. [**A class with guidance**](?class=hero&w=4&run=1), then [**w = 0**](?class=hero&w=0&run=1).",
+                          "6. [**A class with guidance**](?class=hero&w=4&run=1), then [**w = 0**](?class=hero&w=0&run=1).\n"
+                          "7. [**Inside one step**](?run=1&sprite=3&pixel=8,8&t=250): one pixel's x_t, ε̂ and z with the "
+                          "numbers put in, at t = 250, and its path over every t (open *Inside one step* below the stage).",
         "link": "Link to this", "pace": "playback", "pace_live": "as it computes", "pace_10": "over 10 s", "pace_30": "over 30 s",
         "link_box": "a link to these settings (copied)", "present_toggle": "⚙ settings",
         "compute": "where the sampling is computed", "compute_auto": "this browser if it can, else the server",
         "compute_browser": "this browser", "compute_server": "the server",
         "autoguidance": "autoguidance ω: guided by a weaker copy of itself",
+        "pixel": "pixel X,Y of the chosen sprite (0 … 15 from the top left; or click one on the stage)",
+        "inside": "Inside one step: one pixel's arithmetic",
         "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak), with a small, briefly trained copy of the net. Its mistakes are "
                              "the net's own, only bigger, so stepping away from them gives clean sprites in flat colours. Both "
                              "sides get it alike: the right side still collapses, now more into repeats than into blobs. "
@@ -80,12 +84,16 @@ PAGE = {
                           "3. [**网络看到了什么**](?view=x0&run=1&t=250)：预测的 x̂0，拖回到 t = 250。\n"
                           "4. [**前向过程**](?run=1&action=forward)：精灵图在采样旁边溶解成噪声。\n"
                           "5. [**DDIM**](?run=1&action=race)：只用二十分之一的步数，得到同一类精灵图。\n"
-                          "6. [**带引导的类别**](?class=hero&w=4&run=1)，然后 [**w = 0**](?class=hero&w=0&run=1)。",
+                          "6. [**带引导的类别**](?class=hero&w=4&run=1)，然后 [**w = 0**](?class=hero&w=0&run=1)。\n"
+                          "7. [**一步之内**](?run=1&sprite=3&pixel=8,8&t=250)：一个像素的 x_t、ε̂ 和 z 代入数字的计算，"
+                          "t = 250 时的一步，以及它在每个 t 上的轨迹（展开画面下方的 *一步之内*）。",
         "link": "复制链接", "pace": "播放速度", "pace_live": "边算边放", "pace_10": "10 秒放完", "pace_30": "30 秒放完",
         "link_box": "这些设置的链接（已复制）", "present_toggle": "⚙ 设置",
         "compute": "采样在哪里计算", "compute_auto": "能用本浏览器就用，否则用服务器",
         "compute_browser": "本浏览器", "compute_server": "服务器",
         "autoguidance": "自引导 ω：由一个更弱的自身副本引导",
+        "pixel": "所选精灵图的像素 X,Y（从左上角起 0 … 15；或在画面上点击一个像素）",
+        "inside": "一步之内：一个像素的计算",
         "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak)，其中 ε̂_weak 来自一个更小、训练更短的网络副本。它的错误就是"
                              "网络自己的错误，只是更大，所以远离它们就得到颜色平整、干净的精灵图。左右两边同样使用：右边仍然塌缩，"
                              "只是更多地变成重复的图，而不是模糊的色块。1 = 只用网络本身。",
@@ -125,6 +133,10 @@ LINES = {
         "why_server": "the server was sooner ({state}, about {server:.0f} s; this browser about {browser:.0f} s)",
         "why_browser": "this browser was about as soon (about {browser:.0f} s; the server {state}, about {server:.0f} s)",
         "free": "free now", "busy": "{ahead} runs ahead",
+        "inside_pick": "After a DDPM run, click a pixel of a sprite on the stage (or choose a sprite and type its pixel X,Y).",
+        "inside_stale": "The settings changed since this run: press Run again to look inside its steps.",
+        "inside_arm": "**{arm}**, sprite {sprite}, pixel ({x}, {y}), the step from t = {t}:",
+        "red": "red", "green": "green", "blue": "blue", "channel": "- {colour}: `{step}`  \n  `{x0}`",
     },
     ZH: {
         "start": "t = {t} · 纯噪声 x_T · 开始", "step": "t = {t} · 第 {done}/{total} 步 · 每秒 {rate:.0f} 步 · {tail}",
@@ -143,6 +155,10 @@ LINES = {
         "why_server": "服务器更快（{state}，约 {server:.0f} 秒；本浏览器约 {browser:.0f} 秒）",
         "why_browser": "本浏览器差不多一样快（约 {browser:.0f} 秒；服务器{state}，约 {server:.0f} 秒）",
         "free": "现在空闲", "busy": "前面有 {ahead} 个采样",
+        "inside_pick": "DDPM 采样之后，在画面上点击某个精灵图的一个像素（或选择一个精灵图并输入像素 X,Y）。",
+        "inside_stale": "设置在这次采样之后改变了：请再按一次运行，再看它的每一步。",
+        "inside_arm": "**{arm}**，精灵图 {sprite}，像素 ({x}, {y})，从 t = {t} 出发的一步：",
+        "red": "红", "green": "绿", "blue": "蓝", "channel": "- {colour}：`{step}`  \n  `{x0}`",
     },
 }
 
@@ -158,6 +174,7 @@ ERRORS = {
         "mix_empty": "a mix needs weights, such as 'hero 1, food 0.6'",
         "mix_part": "each part of a mix is a class of {choices} and a weight from 0 to {hi}, got {value}",
         "mix_zero": "a mix needs at least one weight above 0",
+        "pixel": "{name} must be X,Y, each a whole number from 0 to 15, got {value}",
     },
     ZH: {
         "whole": "{name}必须是 {lo} 到 {hi} 之间的整数，收到的是 {value}",
@@ -168,6 +185,7 @@ ERRORS = {
         "mix_empty": "混合需要权重，例如 'hero 1, food 0.6'",
         "mix_part": "混合的每一项是一个类别（{choices}）和一个 0 到 {hi} 之间的权重，收到的是 {value}",
         "mix_zero": "混合至少需要一个大于 0 的权重",
+        "pixel": "{name}必须是 X,Y，每个都是 0 到 15 之间的整数，收到的是 {value}",
     },
 }
 NAMES = {
@@ -175,12 +193,12 @@ NAMES = {
          "add_noise": "add noise back", "noise_scale": "noise scale λ", "side_by_side": "side by side", "view": "view",
          "sprite": "sprite", "guidance": "class guidance w", "mix": "mix", "autoguidance": "autoguidance ω", "pace": "playback",
          "compute": "compute", "lang": "lang", "run": "run", "action": "action", "t": "t", "present": "present",
-         "source": "sprites from"},
+         "source": "sprites from", "pixel": "pixel"},
     ZH: {"sampler": "采样器", "steps": "步数", "seed": "随机种子", "n": "精灵图数量", "class_name": "类别",
          "add_noise": "加回噪声", "noise_scale": "噪声的缩放因子 λ", "side_by_side": "并排对比", "view": "显示",
          "sprite": "精灵图", "guidance": "类别引导 w", "mix": "混合", "autoguidance": "自引导 ω", "pace": "播放速度",
          "compute": "计算位置", "lang": "语言", "run": "运行", "action": "操作", "t": "时间步长 t", "present": "投影视图",
-         "source": "精灵图来源"},
+         "source": "精灵图来源", "pixel": "像素"},
 }
 
 

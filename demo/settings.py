@@ -225,7 +225,43 @@ class Mix:
         return gr.Textbox(value, label=label, **extra)
 
 
-Kind = Whole | Number | Choice | Flag | Mix
+@dataclass(frozen=True)
+class Pixel:
+    """A pixel of a sprite, "X,Y", each 0 … 15 from the top left, or "" for none: a text box."""
+
+    def check(self, name: str, value: object) -> str:
+        """`value` as "X,Y" (or ""), or RequestError."""
+        if value in (None, ""):
+            return ""
+        try:
+            x, y = (int(v) for v in str(value).split(","))
+        except ValueError:
+            x = y = -1
+        if not (isinstance(value, str) and 0 <= x < 16 and 0 <= y < 16):
+            raise RequestError("pixel", name=name, value=repr(value))
+        return f"{x},{y}"
+
+    def read(self, name: str, text: str) -> str:
+        """A link's pixel, checked."""
+        return self.check(name, text)
+
+    def write(self, value: object) -> str:
+        """`value` as a link writes it."""
+        return str(value)
+
+    def control(self, label: object, value: object, **extra: object) -> gr.Component:
+        """A text box."""
+        import gradio as gr
+
+        return gr.Textbox(value, label=label, **extra)
+
+
+def pixel_of(text: str) -> tuple[int, int] | None:
+    """A checked pixel's (x, y), or None."""
+    return tuple(map(int, text.split(","))) if text else None
+
+
+Kind = Whole | Number | Choice | Flag | Mix | Pixel
 
 
 @dataclass(frozen=True)
@@ -264,6 +300,7 @@ def settings(classes: tuple[str, ...] = CLASSES) -> tuple[Setting, ...]:
         Setting("autoguidance", Number(1, MAX_AUTOGUIDANCE, 0.1), DEFAULT_AUTOGUIDANCE, "ag", "autoguidance"),
         Setting("pace", Choice(PACES, tuple(f"pace_{p}" for p in PACES)), PACES[0], "pace", "pace", "pace"),
         Setting("compute", Choice(COMPUTE, tuple(f"compute_{c}" for c in COMPUTE)), COMPUTE[0], "compute", "compute", "compute"),
+        Setting("pixel", Pixel(), "", "pixel", "pixel", "pixel"),  # inside one step: the chosen sprite's pixel
     )
 
 

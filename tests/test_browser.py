@@ -283,3 +283,21 @@ def test_on_a_phone_run_the_stage_and_the_status_come_before_the_controls(server
         grid = page.locator("#stage img").first.bounding_box()
         assert grid["width"] / (4 * 17 + 1) >= 4  # 16 sprites: 4 columns of 16 px and a 1 px gap
         browser.close()
+
+
+@pytest.mark.parametrize("locale, words", [("en-US", ("with noise (DDPM), sprite 3, pixel (", "red: x_{t−1} = s1·(x_t − s2·ε̂) + s3·z = ")),
+                                           ("zh-CN", ("加回噪声（DDPM），精灵图 3，像素 (", "红：x_{t−1} = s1·(x_t − s2·ε̂) + s3·z = "))])
+def test_a_click_on_a_pixel_after_a_run_shows_its_step_with_the_numbers(server, locale, words):
+    """Issue 35: after a run, a click on a pixel of the sprite shown opens Inside one step with that pixel's arithmetic,
+    for each arm and channel, in the page's language."""
+    with opened(server + "?run=1&steps=20&sprite=3&compute=server", locale) as page:
+        page.get_by_text("20/20").first.wait_for(timeout=60_000)
+        img = page.locator("#stage img").first
+        box = img.bounding_box()
+        side = min(box["width"], box["height"])  # one sprite, drawn square in the middle
+        left, top = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+        page.mouse.click(left + side * 5.5 / 16, top + side * 9.5 / 16)  # pixel (5, 9)
+        panel = page.locator("#inside-text")
+        playwright.expect(panel).to_contain_text(words[0] + "5, 9)", timeout=30_000)
+        text = panel.inner_text()
+        assert words[1] in text and text.count("x̂0 = (x_t − √(1 − ᾱ_t)·ε̂)/√ᾱ_t") == 6, text

@@ -51,17 +51,17 @@ def test_the_in_class_links_are_good_links():
 
     for lang in (EN, ZH):
         links = re.findall(r"\]\((\?[^)]*)\)", PAGE[lang]["in_class_steps"])
-        assert len(links) == 8
+        assert len(links) == 9
         for query in links:
             assert read_link(dict(parse_qsl(query[1:])), CLASSES)[1] == []
 
 
 def _good_and_bad(kind):
     """A value other than the default that `kind` takes, and a link's text it refuses."""
-    from demo.settings import Choice, Flag, Mix, Number, Whole
+    from demo.settings import Choice, Flag, Mix, Number, Pixel, Whole
 
     return {Whole: lambda k: (k.hi, "ten"), Number: lambda k: (k.hi, "ten"), Choice: lambda k: (k.choices[-1], "nope"),
-            Flag: lambda k: (False, "yes"), Mix: lambda k: ("food 1", "dragon 1")}[type(kind)](kind)
+            Flag: lambda k: (False, "yes"), Mix: lambda k: ("food 1", "dragon 1"), Pixel: lambda k: ("8,15", "8,16")}[type(kind)](kind)
 
 
 def test_every_setting_of_the_table_goes_round_a_link_is_checked_and_named_in_both_languages():

@@ -65,3 +65,46 @@ def test_the_plot_draws_both_arms_with_the_marked_t(walked):
     image = plot(arms, marked=250, size=(300, 120))
     assert image.shape == (240, 300, 3) and image.dtype == np.uint8
     assert (np.abs(image.astype(int) - [255, 127, 14]).sum(axis=2) == 0).any()  # the marked t, in orange
+
+
+def test_a_click_on_the_stage_finds_its_sprite_and_pixel():
+    from demo.inside import clicked
+
+    # 16 sprites in a 4-column grid, 1 px gaps (demo/export.render): 69 px across.
+    assert clicked(1, 1, 69, 16, None) == (0, 0, 0)
+    assert clicked(1 + 17 + 8, 1 + 2 * 17 + 3, 69, 16, None) == (9, 8, 3)  # row 2, column 1: sprite 10
+    assert clicked(17, 5, 69, 16, None) is None and clicked(0, 5, 69, 16, None) is None  # a gap, the border
+    assert clicked(1 + 3 * 17, 1 + 3 * 17, 69, 13, None) is None  # past the last of 13 sprites
+    assert clicked(5, 7, 16, 16, 2) == (2, 5, 7)  # one sprite shown alone: its own pixels
+    assert clicked(5, 7, 69, 16, 2) is None  # a picture of another size: not the one shown
+
+
+def test_the_panel_is_the_runs_own_step_at_every_kept_frame(tiny_model):
+    """Issue 35: the sprite walked alone is the run's sprite at every kept frame, both arms, and the panel's x_{t−1}
+    at the pixel is the run's next kept frame there (uint8 rounding allowed)."""
+    from demo.inside import arms_of, matches, panel, walk_alone
+    from demo.request import parse_request
+    from demo.runner import denoise_frames
+
+    req = parse_request(steps=30, seed=3, n=5, noise_scale=0.8)
+    frames = list(denoise_frames(tiny_model, req))
+    walked = walk_alone(tiny_model, req, 4)
+    assert matches(walked, frames[-1], 4) and not matches(walk_alone(tiny_model, parse_request(steps=30, seed=4, n=5), 4), frames[-1], 4)
+    start, steps = walked
+    for frame in frames[1:]:
+        for arm in (0, 1):
+            alone = to_uint8(steps[frame.done - 1].x[arm:arm + 1])[0].astype(int)
+            assert np.abs(alone - frame.arms[arm][0][4].astype(int)).max() <= 1
+    arms = arms_of(req, walked, 3, 11)
+    for k, frame in enumerate(frames[:-1]):  # the step from each kept frame's t, and the next kept frame
+        later = frames[k + 1]
+        if later.done != frame.done + 1:
+            continue
+        for arm, (_, channels) in enumerate(arms):
+            for ch in range(3):
+                p = next(p for p in channels[ch] if p.t == frame.t)
+                shown = (min(max(p.x_prev, -1.0), 1.0) + 1) * 127.5  # as a frame keeps it: clipped to [−1, 1], in uint8
+                assert abs(shown - later.arms[arm][0][4][11, 3, ch]) <= 1  # the next frame's pixel
+    text = panel("en", arms, 4, 3, 11, frames[-2].t)
+    assert text.count("x_{t−1} = s1·(x_t − s2·ε̂)") == 6 and "sprite 5, pixel (3, 11)" in text and "λ" in text
+    assert "红" in panel("zh-CN", arms, 4, 3, 11, frames[-2].t)
