@@ -2,7 +2,7 @@
 
     python scripts/class_screenshots.py [--out assets]      (starts app.py on port 7880; about five minutes)
 
-Writes class_1_noise.png … class_6_guidance.png: each is the page's top after that step, as a class sees it; and,
+Writes class_1_noise.png … class_7_inside.png: each is the page's top after that step, as a class sees it; and,
 after the first step (the default run), screenshot.png (the whole page) and denoising_side_by_side.gif (the run's
 GIF, as the page's downloads make it).
 """
@@ -74,6 +74,13 @@ def main() -> None:
         page.get_by_role("option", name="hero", exact=True).click()
         run_and_wait()
         shot("6_guidance")
+        page.goto(url + "?run=1&sprite=3&pixel=8,8&t=250", wait_until="load")  # step 7, by its link
+        inside = page.locator("#inside")
+        page.locator("#inside-text").get_by_text("the step from t = ").first.wait_for(timeout=300_000)
+        inside.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        inside.screenshot(path=str(out / "class_7_inside.png"))
+        print(f"wrote {out / 'class_7_inside.png'}", flush=True)
         browser.close()
 
 
