@@ -14,7 +14,7 @@ from demo.browser import (ACTION_AFTER_RUN, COPY_LINK, ON_LOAD, PAGE_CSS, RUN_IF
 from demo.browser_run import page_url, served_files
 from demo.components import unchecked
 from demo.handlers import (compare, denoise, downloads, final_frame, first_schedule_image, forward, link, model, open_link,
-                           picked, plan_run, race, random_seed, same, scrubber, show_frame, steps_for, inside_step)
+                           noise_guess, picked, plan_run, race, random_seed, same, scrubber, show_frame, steps_for, inside_step)
 from demo.launch import launch
 from demo.i18n import page
 from demo.settings import controls
@@ -82,6 +82,9 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
                 race_ddim = unchecked(gr.Slider(1, T, value=DDIM_STEPS, step=1, label=I18N("race_ddim")))
                 race_btn = gr.Button(I18N("race"), elem_id="race")
             compare_t = gr.Slider(0, T, value=T, step=1, label=I18N("compare"), visible=False, elem_classes="fold")
+            with gr.Accordion(I18N("guess"), open=False, elem_classes="fold", elem_id="guess") as guess_box:
+                guess_text = gr.Markdown(elem_id="guess-text")
+                guess_plot = gr.Image(format="png", show_label=False, interactive=False, buttons=["download"])
             # A picture, not gr.LinePlot: re-sending a plot's data each frame made the server's memory grow every run.
             # gr.Image shows an I18n label as "[object Object]": this one label is written in both languages.
             plot = gr.Image(first_schedule_image(), format="png", label="schedule · 噪声调度 (orange: the current t · 橙色：当前的 t)",
@@ -89,9 +92,7 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
             with gr.Accordion(I18N("inside"), open=False, elem_classes="fold", elem_id="inside") as inside_box:
                 setting["pixel"].render()
                 inside_text = gr.Markdown(elem_id="inside-text")
-                # One label in both languages, as the schedule's: gr.Image shows an I18n label as "[object Object]".
-                inside_plot = gr.Image(format="png", label="x_t and x0 predicted over t · x_t 与预测的 x0 随 t 的变化",
-                                       interactive=False, buttons=["download"])
+                inside_plot = gr.Image(format="png", show_label=False, interactive=False, buttons=["download"])
             files = gr.File(label=I18N("files"), file_count="multiple", interactive=False, elem_classes="fold")
             with gr.Accordion(I18N("in_class"), open=False, elem_classes="fold"):
                 gr.Markdown(I18N("in_class_steps"))
@@ -126,9 +127,14 @@ with gr.Blocks(title="How a diffusion model samples", delete_cache=(600, 1800)) 
     stop_btn.click(None, js=STOP_IN_BROWSER, cancels=[plan_event, run_event])
     forward_event = forward_btn.click(forward, [seed, n, source, view, sprite, frames], [stage, status, plot, forward_shown, compare_t],
                                       api_name="forward", **runs)
+    # The network's guess of the noise of the forward process's sprite, at the compare slider's t (lesson 2).
+    guessing = dict(fn=noise_guess, inputs=[forward_shown, compare_t, sprite, seed], outputs=[guess_text, guess_plot, guess_box],
+                    api_visibility="private", show_progress="hidden")
+    forward_event.success(**guessing)
     race_event = race_btn.click(race, [seed, n, race_ddpm, race_ddim, view, sprite], [stage, status], api_name="race", **runs)
     stop_btn.click(None, cancels=[forward_event, race_event])
-    compare_t.input(compare, [compare_t, forward_shown, frames, view, sprite], [stage, status, plot], api_visibility="private")
+    compare_t.input(compare, [compare_t, forward_shown, frames, view, sprite], [stage, status, plot], api_visibility="private").then(
+        **guessing)
     dice.click(random_seed, outputs=seed, api_visibility="private")
     sampler.input(steps_for, sampler, steps, api_visibility="private")  # the user's choice only: a link's steps win
     for trigger in (scrub.input, view.input, sprite.input):  # the user's moves only

@@ -9,9 +9,11 @@ import tempfile
 import time
 
 import gradio as gr
+import numpy as np
 
 from ddpm import Schedule
 from ddpm.checkpoint import weak_path
+from ddpm.data import to_uint8
 from ddpm.sampler import default_steps
 
 from .browser_run import CHOSE, FALLBACK, chosen_server, plan, read_frames, self_check, where
@@ -24,7 +26,7 @@ from .request import FORWARD_SOURCES, REQUEST, parse_request, parse_source, pars
 from .runner import kept_steps
 from .serving import FPS, DemoModel, join_race, join_run, load_demo_model, on_sampler_thread, server, server_estimate
 from .schedule_plot import schedule_png
-from .inside import arms_of, clicked, matches, panel, picture, walk_alone
+from .inside import arms_of, clicked, guess_picture, guessed, matches, panel, picture, walk_alone
 from .settings import ALL_SPRITES, COMPUTE, DEFAULTS, MAX_SEED, ON_PAGE, RUN, VIEWS, by_name, pixel_of
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
@@ -306,6 +308,27 @@ def inside_step(request: gr.Request, frames: list[Frame] | None, index: int, *va
     frame = frames[max(0, min(int(index or 0), len(frames) - 1))]
     arms = arms_of(req, walked, *pixel)
     return panel(lang, arms, s, *pixel, frame.t), picture(arms, frame.t), gr.Accordion(open=True)
+
+
+def noise_guess(forward_shown: list[Frame] | None, t: int, sprite: str, seed: float, request: gr.Request = None):
+    """Beside the forward process at t: the network's guess ε̂ of the chosen sprite's noise (sprite 1 where all are
+    shown) against the true ε, and that example's training loss at every t (demo/inside.guessed), the panel opened."""
+    if not forward_shown:
+        return gr.skip(), gr.skip(), gr.skip()
+    lang = language(request)
+    try:
+        _, s = parse_view(VIEWS[0], sprite)
+        seed = by_name()["seed"].kind.check("seed", seed)
+    except ValueError as e:
+        raise gr.Error(error(lang, e)) from None
+    _, noise, clean = forward_shown[0].arms[0]
+    s = min(s or 0, len(clean) - 1)
+    eps, x_t, eps_hat, loss = on_sampler_thread(lambda: guessed(model().fast, seed, len(clean), s, clean[s]))
+    if not np.array_equal(to_uint8(eps * 0.5)[0], noise[s]):
+        return line(lang, "guess_stale"), None, gr.skip()
+    t = max(1, min(int(t), Schedule.T))  # t = 0 is the clean sprite: no noise to guess
+    return (line(lang, "guess_line", sprite=s + 1, t=t, loss=float(loss[t - 1])), guess_picture(eps, x_t, eps_hat, loss, t),
+            gr.Accordion(open=True))
 
 
 def same(value: object) -> object:

@@ -53,6 +53,7 @@ PAGE = {
         "autoguidance": "autoguidance ω: guided by a weaker copy of itself",
         "pixel": "pixel X,Y of the chosen sprite (0 … 15 from the top left; or click one on the stage)",
         "inside": "Inside one step: one pixel's arithmetic",
+        "guess": "What the network makes of it: its guess ε̂ against the true noise ε (lesson 2, training)",
         "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak), with a small, briefly trained copy of the net. Its mistakes are "
                              "the net's own, only bigger, so stepping away from them gives clean sprites in flat colours. Both "
                              "sides get it alike: the right side still collapses, now more into repeats than into blobs. "
@@ -94,6 +95,7 @@ PAGE = {
         "autoguidance": "自引导 ω：由一个更弱的自身副本引导",
         "pixel": "所选精灵图的像素 X,Y（从左上角起 0 … 15；或在画面上点击一个像素）",
         "inside": "一步之内：一个像素的计算",
+        "guess": "网络怎么看：它预测的噪声 ε̂ 与真实的噪声 ε 对比（第 2 课，训练）",
         "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak)，其中 ε̂_weak 来自一个更小、训练更短的网络副本。它的错误就是"
                              "网络自己的错误，只是更大，所以远离它们就得到颜色平整、干净的精灵图。左右两边同样使用：右边仍然塌缩，"
                              "只是更多地变成重复的图，而不是模糊的色块。1 = 只用网络本身。",
@@ -137,6 +139,11 @@ LINES = {
         "inside_stale": "The settings changed since this run: press Run again to look inside its steps.",
         "inside_arm": "**{arm}**, sprite {sprite}, pixel ({x}, {y}), the step from t = {t}:",
         "red": "red", "green": "green", "blue": "blue", "channel": "- {colour}: `{step}`  \n  `{x0}`",
+        "guess_line": "Sprite {sprite} noised to t = {t}: the true noise ε and the network's guess ε̂ of it, without a class. "
+                      "This example's training loss, the mean of (ε − ε̂)² over the sprite: **{loss:.4f}**. Below, the "
+                      "same at every t: at large t x_t is nearly all noise, so guessing the noise is easy; at small t the "
+                      "little noise there is hides in the sprite's own detail, and the guess is hardest.",
+        "guess_stale": "The seed changed since this forward process: run it again to see the network's guess.",
     },
     ZH: {
         "start": "t = {t} · 纯噪声 x_T · 开始", "step": "t = {t} · 第 {done}/{total} 步 · 每秒 {rate:.0f} 步 · {tail}",
@@ -159,6 +166,10 @@ LINES = {
         "inside_stale": "设置在这次采样之后改变了：请再按一次运行，再看它的每一步。",
         "inside_arm": "**{arm}**，精灵图 {sprite}，像素 ({x}, {y})，从 t = {t} 出发的一步：",
         "red": "红", "green": "绿", "blue": "蓝", "channel": "- {colour}：`{step}`  \n  `{x0}`",
+        "guess_line": "精灵图 {sprite} 加噪到 t = {t}：真实的噪声 ε 与网络对它的预测 ε̂（不带类别）。这个样本的训练损失，"
+                      "即 (ε − ε̂)² 在整个精灵图上的平均：**{loss:.4f}**。下图是每个 t 上的同一损失：t 大时 x_t 几乎全是噪声，"
+                      "猜噪声很容易；t 小时那一点点噪声藏在精灵图自身的细节里，最难猜。",
+        "guess_stale": "这次前向过程之后随机种子变了：请再运行一次前向过程，再看网络的预测。",
     },
 }
 

@@ -1,5 +1,6 @@
 """Inside one step (issue 35): the chosen sprite walked again alone, both arms, every step kept, for one pixel's
-arithmetic at the scrubbed t (ddpm/pixel.py), and where on the stage a click landed."""
+arithmetic at the scrubbed t (ddpm/pixel.py), and where on the stage a click landed; and beside the forward process,
+the network's guess of a noised sprite's noise against the true one, with its training loss (ddpm/guess.py)."""
 from __future__ import annotations
 
 import math
@@ -7,9 +8,12 @@ from collections import OrderedDict
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 
-from ddpm import Denoiser, Schedule, guide, sampler
-from ddpm.data import to_uint8
+from ddpm import Denoiser, Schedule, guide, sampler, seeded_noise
+from ddpm.data import to_tensor, to_uint8
+from ddpm.guess import guess, loss_plot
+from ddpm.images import stack, upscale
 from ddpm.noise import SpriteNoise
 from ddpm.pixel import PixelStep, plot, step_text, trace, x0_text
 from ddpm.sampler import Step
@@ -95,3 +99,37 @@ def picture(arms: list[tuple[str, list[list[PixelStep]]]], t: int) -> np.ndarray
     """The pixel's x_t and x̂0 over every t, both arms, t marked (ddpm.pixel.plot), labelled in English: PIL's own
     font has no Chinese."""
     return plot([(line("en", name), channels) for name, channels in arms], marked=t)
+
+
+_guesses: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = OrderedDict()
+TILE = 8  # screen pixels a sprite pixel in the guess's picture
+
+
+def guessed(model: Denoiser, seed: int, n: int, sprite: int, clean: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """The forward process's sprite `sprite` (uint8 `clean`, noised with the seed's x_T as its ε: demo/forward.py) at
+    every t = 1 … T: (ε, x_t, ε̂, loss), the network alone (ddpm/guess.py); the last KEPT_WALKS kept for the slider."""
+    key = (id(model), seed, n, sprite, clean.tobytes())
+    if key not in _guesses:
+        eps = seeded_noise(seed, n)[0][sprite:sprite + 1]
+        x_t, eps_hat, loss = guess(model, to_tensor(clean[None]), eps, list(range(1, Schedule.T + 1)))
+        _guesses[key] = (eps, x_t, eps_hat, loss)
+        while len(_guesses) > KEPT_WALKS:
+            _guesses.popitem(last=False)
+    _guesses.move_to_end(key)
+    return _guesses[key]
+
+
+def guess_picture(eps: torch.Tensor, x_t: torch.Tensor, eps_hat: torch.Tensor, loss: torch.Tensor, t: int) -> np.ndarray:
+    """x_t, the true ε, the network's ε̂ and their difference at t (noise shown halved, as the views show it), over the
+    loss at every t with t marked: a uint8 RGB picture, labelled in English (PIL's own font has no Chinese)."""
+    k = max(1, min(t, Schedule.T)) - 1
+    tiles = [("x_t", to_uint8(x_t[k:k + 1])[0]), ("eps (true)", to_uint8(eps * 0.5)[0]),
+             ("eps_hat (network)", to_uint8(eps_hat[k:k + 1] * 0.5)[0]), ("eps - eps_hat", to_uint8((eps - eps_hat[k:k + 1]) * 0.5)[0])]
+    side, gap, label = 16 * TILE, 12, 16
+    row = Image.new("RGB", (len(tiles) * (side + gap) + gap, side + label + gap), "white")
+    draw = ImageDraw.Draw(row)
+    for j, (name, image) in enumerate(tiles):
+        x = gap + j * (side + gap)
+        draw.text((x, 2), name, fill="black")
+        row.paste(Image.fromarray(upscale(image, TILE)), (x, label))
+    return stack(np.asarray(row), loss_plot(list(range(1, Schedule.T + 1)), loss.tolist(), marked=t, size=(row.width, 160)))

@@ -301,3 +301,18 @@ def test_a_click_on_a_pixel_after_a_run_shows_its_step_with_the_numbers(server, 
         playwright.expect(panel).to_contain_text(words[0] + "5, 9)", timeout=30_000)
         text = panel.inner_text()
         assert words[1] in text and text.count("x̂0 = (x_t − √(1 − ᾱ_t)·ε̂)/√ᾱ_t") == 6, text
+
+
+@pytest.mark.parametrize("locale, words", [("en-US", "This example's training loss, the mean of (ε − ε̂)² over the sprite: "),
+                                           ("zh-CN", "这个样本的训练损失，即 (ε − ε̂)² 在整个精灵图上的平均：")])
+def test_the_forward_process_shows_the_networks_guess_and_its_loss(server, locale, words):
+    """Issue 35, part 2: beside the forward process, the network's guess of the noise and the loss, at the slider's t."""
+    with opened(server + "?run=1&steps=20&action=forward&compute=server", locale) as page:
+        panel = page.locator("#guess-text")
+        playwright.expect(panel).to_contain_text(words, timeout=90_000)
+        assert "t = 500" in panel.inner_text()
+        slider = page.locator("#guess").locator("xpath=preceding::input[@type='number'][1]")
+        slider.fill("40")
+        slider.press("Enter")
+        playwright.expect(panel).to_contain_text("t = 40", timeout=30_000)
+        assert page.locator("#guess img").first.is_visible()

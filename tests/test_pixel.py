@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from ddpm import Schedule, sampler, seeded_noise
 from ddpm.data import to_uint8
@@ -108,3 +109,39 @@ def test_the_panel_is_the_runs_own_step_at_every_kept_frame(tiny_model):
     text = panel("en", arms, 4, 3, 11, frames[-2].t)
     assert text.count("x_{t−1} = s1·(x_t − s2·ε̂)") == 6 and "sprite 5, pixel (3, 11)" in text and "λ" in text
     assert "红" in panel("zh-CN", arms, 4, 3, 11, frames[-2].t)
+
+
+def test_the_guess_and_its_loss_are_the_networks_at_each_t(tiny_model):
+    """Lesson 2 in one picture: x_t in closed form, ε̂ the network's at that t, and the loss the mean of (ε − ε̂)²,
+    each computed here on its own, one t at a time."""
+    from ddpm.guess import guess, loss_plot
+
+    torch.manual_seed(5)
+    x0, eps = torch.rand(1, 3, 16, 16) * 2 - 1, torch.randn(1, 3, 16, 16)
+    ts = [1, 40, 250, 500]
+    x_t, eps_hat, loss = guess(tiny_model, x0, eps, ts)
+    ab = Schedule().ab_t
+    for k, t in enumerate(ts):
+        by_hand = ab[t].sqrt() * x0 + (1 - ab[t]).sqrt() * eps  # Ho et al. eq. 4
+        torch.testing.assert_close(x_t[k:k + 1], by_hand)
+        with torch.no_grad():
+            alone = tiny_model(by_hand, torch.tensor([t]), torch.zeros(1, 5))
+        torch.testing.assert_close(eps_hat[k:k + 1], alone, atol=1e-5, rtol=1e-4)
+        assert float(loss[k]) == pytest.approx(float(((eps - alone) ** 2).mean()), rel=1e-4)
+    image = loss_plot(ts, loss.tolist(), marked=250, size=(200, 100))
+    assert image.shape == (100, 200, 3) and (np.abs(image.astype(int) - [255, 127, 14]).sum(axis=2) == 0).any()
+
+
+def test_the_guess_beside_the_forward_process_is_its_sprite_and_its_noise(tiny_model):
+    from ddpm import seeded_noise as drawn
+    from demo.forward import forward_views
+    from demo.inside import guess_picture, guessed
+
+    sprites = to_uint8(torch.rand(3, 3, 16, 16) * 2 - 1)
+    (_, noise, clean), = forward_views(sprites, 9, [250])
+    eps, x_t, eps_hat, loss = guessed(tiny_model, 9, 3, 1, clean[1])
+    assert np.array_equal(to_uint8(eps * 0.5)[0], noise[1]) and torch.equal(eps, drawn(9, 3)[0][1:2])  # the view's own ε
+    assert x_t.shape == (500, 3, 16, 16) and loss.shape == (500,)
+    assert guessed(tiny_model, 9, 3, 1, clean[1])[3] is loss  # kept for the slider
+    picture = guess_picture(eps, x_t, eps_hat, loss, 250)
+    assert picture.dtype == np.uint8 and picture.shape[0] > 16 * 8
