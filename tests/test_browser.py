@@ -285,13 +285,15 @@ def test_on_a_phone_run_the_stage_and_the_status_come_before_the_controls(server
         browser.close()
 
 
-@pytest.mark.parametrize("locale, words", [("en-US", ("with noise (DDPM), sprite 3, pixel (", "red: x_{t−1} = s1·(x_t − s2·ε̂) + s3·z = ")),
-                                           ("zh-CN", ("加回噪声（DDPM），精灵图 3，像素 (", "红：x_{t−1} = s1·(x_t − s2·ε̂) + s3·z = "))])
-def test_a_click_on_a_pixel_after_a_run_shows_its_step_with_the_numbers(server, locale, words):
-    """Issue 35: after a run, a click on a pixel of the sprite shown opens Inside one step with that pixel's arithmetic,
-    for each arm and channel, in the page's language."""
-    with opened(server + "?run=1&steps=20&sprite=3&compute=server", locale) as page:
-        page.get_by_text("20/20").first.wait_for(timeout=60_000)
+@pytest.mark.parametrize("locale, compute, words", [
+    ("en-US", "server", ("with noise (DDPM), sprite 3, pixel (", "red: x_{t−1} = s1·(x_t − s2·ε̂) + s3·z = ")),
+    ("zh-CN", "browser", ("加回噪声（DDPM），精灵图 3，像素 (", "红：x_{t−1} = s1·(x_t − s2·ε̂) + s3·z = "))])
+def test_a_click_on_a_pixel_after_a_run_shows_its_step_with_the_numbers(server, locale, compute, words):
+    """Issue 35: after a run, computed on the server or in the browser, a click on a pixel of the sprite shown opens
+    Inside one step with that pixel's arithmetic, for each arm and channel, in the page's language."""
+    with opened(server + f"?run=1&steps=20&sprite=3&compute={compute}", locale) as page:
+        page.get_by_text("20/20").first.wait_for(timeout=120_000)
+        playwright.expect(page.locator("#status")).to_contain_text("保留了" if locale == "zh-CN" else "frames kept", timeout=60_000)
         img = page.locator("#stage img").first
         box = img.bounding_box()
         side = min(box["width"], box["height"])  # one sprite, drawn square in the middle
