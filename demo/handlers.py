@@ -159,7 +159,8 @@ def denoise(sampler: str, steps: int, seed: int, n: int, class_name: str, add_no
 
 def autoguided(lang: str, served: DemoModel, req) -> list[str]:
     """The status's word on autoguidance, where the run had it (ddpm.guidance.autoguidance decides)."""
-    return [line(lang, "autoguided", omega=req.autoguidance)] if served.autoguidance(req.autoguidance) else []
+    spec = served.autoguidance(req.autoguidance)
+    return [] if spec is None else [line(lang, "autoguided", omega=spec.strength, lo=spec.interval[0], hi=spec.interval[1])]
 
 
 def _computed_in_browser(payload: str, req, view: int, sprite: int | None, lang: str, served: DemoModel):

@@ -54,8 +54,9 @@ PAGE = {
         "pixel": "pixel X,Y of the chosen sprite (0 … 15 from the top left; or click one on the stage)",
         "inside": "Inside one step: one pixel's arithmetic",
         "guess": "What the network makes of it: its guess ε̂ against the true noise ε (lesson 2, training)",
-        "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak), with a small, briefly trained copy of the net. Its mistakes are "
-                             "the net's own, only bigger, so stepping away from them gives clean sprites in flat colours. Both "
+        "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak), with a small, briefly trained copy of the net, in the middle "
+                             "of the walk (t from 300 to 100), where the sprites' shapes are decided. Its mistakes are the "
+                             "net's own, only bigger, so stepping away from them gives clean sprites in flat colours. Both "
                              "sides get it alike: the right side still collapses, now more into repeats than into blobs. "
                              "1 = the net alone.",
     },
@@ -96,9 +97,10 @@ PAGE = {
         "pixel": "所选精灵图的像素 X,Y（从左上角起 0 … 15；或在画面上点击一个像素）",
         "inside": "一步之内：一个像素的计算",
         "guess": "网络怎么看：它预测的噪声 ε̂ 与真实的噪声 ε 对比（第 2 课，训练）",
-        "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak)，其中 ε̂_weak 来自一个更小、训练更短的网络副本。它的错误就是"
-                             "网络自己的错误，只是更大，所以远离它们就得到颜色平整、干净的精灵图。左右两边同样使用：右边仍然塌缩，"
-                             "只是更多地变成重复的图，而不是模糊的色块。1 = 只用网络本身。",
+        "autoguidance_info": "ε̂ = ε̂_weak + ω·(ε̂ − ε̂_weak)，其中 ε̂_weak 来自一个更小、训练更短的网络副本，只在采样的中段"
+                             "（t 从 300 到 100，精灵图的形状在这里决定）使用。它的错误就是网络自己的错误，只是更大，所以远离它们"
+                             "就得到颜色平整、干净的精灵图。左右两边同样使用：右边仍然塌缩，只是更多地变成重复的图，而不是模糊的"
+                             "色块。1 = 只用网络本身。",
     },
 }
 
@@ -131,7 +133,7 @@ LINES = {
         "race_caption": "{name}, {steps} steps: {seconds:.1f} s",
         "with_noise": "with noise (DDPM)", "without_noise": "without noise (z = 0)",
         "link_ignored": "The link's {fields} ignored: {reasons}. The rest of it applies.",
-        "autoguided": "autoguided, ω = {omega:g}",
+        "autoguided": "autoguided, ω = {omega:g} on t {lo}–{hi}",
         "why_server": "the server was sooner ({state}, about {server:.0f} s; this browser about {browser:.0f} s)",
         "why_browser": "this browser was about as soon (about {browser:.0f} s; the server {state}, about {server:.0f} s)",
         "free": "free now", "busy": "{ahead} runs ahead",
@@ -158,7 +160,7 @@ LINES = {
         "race_caption": "{name}，{steps} 步：{seconds:.1f} 秒",
         "with_noise": "加回噪声（DDPM）", "without_noise": "不加噪声（z = 0）",
         "link_ignored": "链接中的 {fields} 被忽略：{reasons}。链接的其余部分照常生效。",
-        "autoguided": "自引导，ω = {omega:g}",
+        "autoguided": "自引导，ω = {omega:g}，t 在 {lo}–{hi}",
         "why_server": "服务器更快（{state}，约 {server:.0f} 秒；本浏览器约 {browser:.0f} 秒）",
         "why_browser": "本浏览器差不多一样快（约 {browser:.0f} 秒；服务器{state}，约 {server:.0f} 秒）",
         "free": "现在空闲", "busy": "前面有 {ahead} 个采样",

@@ -71,8 +71,8 @@ def test_autoguidance_is_the_weak_net_pushed_towards_the_main_one(tiny_model):
         main_eps, weak_eps = tiny_model(x, t, c), weak(x, t, c)
         for omega in (1.5, 2.5, 4.0):
             expected = weak_eps + omega * (main_eps - weak_eps)  # Karras et al. 2024, eq. 2, by hand
-            torch.testing.assert_close(AutoGuided(tiny_model, weak, omega)(x, t, c), expected)
-        torch.testing.assert_close(AutoGuided(tiny_model, weak, 1.0)(x, t, c), main_eps)  # ω = 1: the main net alone
+            torch.testing.assert_close(AutoGuided(tiny_model, weak, omega, (1, 500))(x, t, c), expected)  # every t guided
+        torch.testing.assert_close(AutoGuided(tiny_model, weak, 1.0, (1, 500))(x, t, c), main_eps)  # ω = 1: the main net alone
         assert autoguide(tiny_model, weak, 1.0) is tiny_model and autoguide(tiny_model, None, 2.5) is tiny_model
         # With a class, classifier-free guidance goes over the autoguided estimate, ε̂(c) and ε̂(∅) alike.
         ag = AutoGuided(tiny_model, weak, 2.5)
