@@ -109,7 +109,8 @@ def where(lang: str, sent: dict) -> str:
 
 def why(lang: str, estimates: object, chosen: str) -> str:
     """Why `auto` computed where it did (`chosen`: "server" or "browser"), from the estimates the page weighed:
-    {"server": seconds, "browser": seconds, "ahead": runs}; ValueError for anything else (anyone can send anything)."""
+    {"server": seconds, "browser": seconds, or None where a free server was taken before this browser was measured,
+    "ahead": runs}; ValueError for anything else (anyone can send anything)."""
     def seconds(value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e6:
             raise ValueError(f"not an estimate: {estimates!r}")
@@ -121,6 +122,8 @@ def why(lang: str, estimates: object, chosen: str) -> str:
     if isinstance(ahead, bool) or not isinstance(ahead, int) or not 0 <= ahead < 10_000:
         raise ValueError(f"not an estimate: {estimates!r}")
     state = line(lang, "busy", ahead=ahead) if ahead else line(lang, "free")
+    if chosen == "server" and ahead == 0 and estimates.get("browser") is None:
+        return line(lang, "why_server_free", server=seconds(estimates.get("server")))
     return line(lang, f"why_{chosen}", state=state, server=seconds(estimates.get("server")),
                 browser=seconds(estimates.get("browser")))
 

@@ -94,6 +94,11 @@ def test_auto_says_why_it_chose_in_both_languages_and_refuses_made_up_estimates(
     assert "前面有 12 个采样" in why(ZH, busy, "browser")
     assert where(EN, {"backend": "WASM", "threads": 4, "why": busy}).startswith("in this browser (WASM, 4 threads) · this browser")
     assert chosen_server(EN, CHOSE + json.dumps(free)) == why(EN, free, "server")
+    unmeasured = {"server": 7.2, "browser": None, "ahead": 0}  # a free server taken before this browser was measured
+    assert why(EN, unmeasured, "server") == "the server was free (about 7 s); this browser's own speed is measured after this run"
+    assert "本浏览器的速度在这次采样之后测量" in why(ZH, unmeasured, "server")
+    with pytest.raises(ValueError):
+        why(EN, {**unmeasured, "ahead": 2}, "server")  # a busy server is weighed against a measured browser
     for bad in ({"server": "7", "browser": 50, "ahead": 0}, {"server": 7, "browser": -1, "ahead": 0},
                 {"server": 7, "browser": 50, "ahead": True}, [7, 50, 0]):
         with pytest.raises(ValueError):

@@ -159,27 +159,47 @@ async function pack(frames, plan, where, stopped) {
   return btoa(text);
 }
 
-/** Seconds a step of the plan's denoiser, warm, in this browser: [with the weak net, without]. Measured once a page for
- * each batch and nets, at the run's own batch (a session's speed depends on it), after the runtime's self-check. */
-async function stepSeconds(rt, plan) {
-  const rows = plan.arms * plan.n;
-  const key = `${rows}|${plan.guidance > 0 && plan.context ? 2 : 1}|${plan.weak}|${plan.model}`;
-  if (!measured.has(key)) {
-    const eps = denoiser(rt.ort, rt.nets, plan);
-    const x = new Float32Array(rows * 768), c = new Float32Array(rows * plan.n_cfeat);
-    const time = async (t) => {
-      await eps(x, t, c, rows);  // warm: the session for this batch is made on its first call
-      const start = performance.now();
-      await eps(x, t, c, rows);
-      return (performance.now() - start) / 1000;
-    };
-    const ag = plan.autoguidance;  // a t outside its interval, if there is one, calls the main net alone
-    const outside = !ag ? 500 : ag.interval[0] > 1 ? 1 : ag.interval[1] < 500 ? 500 : null;
-    const guided = ag ? await time(ag.interval[0]) : null;
-    const alone = outside === null ? guided : await time(outside);
-    measured.set(key, [guided ?? alone, alone]);
-  }
+/** What a measurement of this browser's step is kept by: the batch and the nets. */
+function stepKey(plan) {
+  return `${plan.arms * plan.n}|${plan.guidance > 0 && plan.context ? 2 : 1}|${plan.weak}|${plan.model}`;
+}
+
+/** Seconds a step of the plan's denoiser, warm, in this browser: [with the weak net, without], as a promise kept from
+ * the first ask, so that a later run awaits a measurement under way. Measured once a page for each batch and nets, at
+ * the run's own batch (a session's speed depends on it), after the runtime's self-check. */
+function stepSeconds(rt, plan) {
+  const key = stepKey(plan);
+  if (!measured.has(key)) measured.set(key, measure(rt, plan));
   return measured.get(key);
+}
+
+/** Measure this browser's step for `plan` once `after` ms have passed, the runtime loaded then too (not to compete with a
+ * server run where the browser shares the server's cores); a failure leaves it unmeasured. */
+function measureLater(plan, after) {
+  const key = stepKey(plan);
+  const later = new Promise(r => setTimeout(r, after)).then(() => ready(plan)).then(rt => {
+    if (rt.error) throw rt.error;
+    return measure(rt, plan);
+  });
+  measured.set(key, later);
+  later.catch(() => measured.delete(key));
+}
+
+async function measure(rt, plan) {
+  const rows = plan.arms * plan.n;
+  const eps = denoiser(rt.ort, rt.nets, plan);
+  const x = new Float32Array(rows * 768), c = new Float32Array(rows * plan.n_cfeat);
+  const time = async (t) => {
+    await eps(x, t, c, rows);  // warm: the session for this batch is made on its first call
+    const start = performance.now();
+    await eps(x, t, c, rows);
+    return (performance.now() - start) / 1000;
+  };
+  const ag = plan.autoguidance;  // a t outside its interval, if there is one, calls the main net alone
+  const outside = !ag ? 500 : ag.interval[0] > 1 ? 1 : ag.interval[1] < 500 ? 500 : null;
+  const guided = ag ? await time(ag.interval[0]) : null;
+  const alone = outside === null ? guided : await time(outside);
+  return [guided ?? alone, alone];
 }
 
 /** This browser's estimate for the whole run, in seconds: each step at its measured cost, guided or not. */
@@ -197,6 +217,14 @@ export async function run(args) {
   const out = [...args];
   out[out.length - 1] = '';
   if (!plan || plan.compute === 'server') return out;
+  const auto = plan.compute === 'auto' && plan.server && plan.server.seconds != null;
+  if (auto && plan.server.ahead === 0 && !measured.has(stepKey(plan))) {
+    // A free server and this browser not yet measured: the server now, without waiting for the runtime or the
+    // measurement, which are made once this run is about done.
+    measureLater(plan, 1000 * plan.server.seconds + 500);
+    out[out.length - 1] = CHOSE + JSON.stringify({server: plan.server.seconds, browser: null, ahead: 0});
+    return out;
+  }
   const rt = await ready(plan);
   if (rt.error) {  // the server computes instead, and says so at the end of its status line
     console.warn('ddpm: computing on the server:', rt.error);
@@ -204,7 +232,7 @@ export async function run(args) {
     return out;
   }
   let why = null;  // with compute=auto, the estimates weighed: the browser where it is within plan.slack of the server
-  if (plan.compute === 'auto' && plan.server && plan.server.seconds != null) {
+  if (auto) {
     why = {server: plan.server.seconds, browser: await browserSeconds(rt, plan), ahead: plan.server.ahead};
     if (why.browser > plan.slack * why.server) {
       out[out.length - 1] = CHOSE + JSON.stringify(why);
