@@ -42,14 +42,6 @@ def gated(req, permits: threading.Semaphore):
     return produce
 
 
-def wait_until(condition, timeout=10.0):
-    """Wait for `condition()` to hold (polled), failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
 def _in_threads(jobs):
     out = [None] * len(jobs)
 
@@ -144,7 +136,16 @@ def test_a_run_in_line_moves_up_as_viewers_join_it(engine):
 def test_a_run_stopped_while_in_line_is_woken(engine):
     batcher = Batcher(max_sprites=4)
     first, waiting = batcher.lane(engine, 4), batcher.lane(engine, 4)
-    errors = []
+    errors, asked = [], threading.Event()
+
+    class Noted(dict):
+        """The batcher's asks, noting when one comes: the test waits on that, not on a clock."""
+
+        def __setitem__(self, lane, ask):
+            super().__setitem__(lane, ask)
+            asked.set()
+
+    batcher._asks = Noted()
 
     def ask():
         try:
@@ -154,7 +155,7 @@ def test_a_run_stopped_while_in_line_is_woken(engine):
 
     th = threading.Thread(target=ask)
     th.start()
-    wait_until(lambda: waiting in batcher._asks)  # it asks for its step while in line
+    assert asked.wait(10) and waiting in batcher._asks  # it asks for its step while in line
     waiting.leave()
     th.join(5)
     assert not th.is_alive() and errors
