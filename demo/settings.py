@@ -314,7 +314,7 @@ LINK_ONLY = (
     Setting("present", Flag(), False, "present", None),
 )
 ON_PAGE = tuple(s.name for s in settings())  # the page's controls, in the order the handlers take and give them
-RUN = ON_PAGE[:13]  # the settings of one run, as the /denoise API takes them
+RUN = ON_PAGE[:ON_PAGE.index("autoguidance") + 1]  # the settings of one run, as the /denoise API takes them
 DEFAULTS = {s.name: s.default for s in settings()}
 
 
