@@ -35,28 +35,28 @@ def trace(walk: Iterable[Step], x_T: torch.Tensor, schedule: Schedule, row: int,
           noise_scale: float) -> list[list[PixelStep]]:
     """Each channel's PixelSteps, t = T … 1, of batch row `row` at pixel (x, y) of a DDPM walk over `schedule` that
     started at x_T (λ = noise_scale for that row)."""
-    channels: list[list[PixelStep]] = [[], [], []]
-    x_in = x_T
-    for i, step in zip(range(schedule.steps, 0, -1), walk):
-        s1, s2, s3 = (float(schedule.s1[i]), float(schedule.s2[i]), float(schedule.s3[i]))
-        ab = schedule.ab_t[i]
-        for ch in range(3):
-            added = float(step.z[row, ch, y, x])  # λ·s3·z
-            z = added / (s3 * noise_scale) if s3 and noise_scale else 0.0
-            channels[ch].append(PixelStep(step.t, float(x_in[row, ch, y, x]), float(step.eps[row, ch, y, x]), z, noise_scale,
-                                          s1, s2, s3, float(ab.sqrt()), float((1 - ab).sqrt()),
-                                          float(step.x[row, ch, y, x]), float(step.x0[row, ch, y, x])))
-        x_in = step.x
-    return channels
+    # Each of the walk's tensors at the pixel, gathered once as (steps, 3) lists: one conversion, not one per number.
+    steps = list(walk)
+    at = lambda tensors: torch.stack([v[row, :, y, x] for v in tensors]).tolist()  # noqa: E731
+    x_t, eps, added, x_prev, x0 = (at(vs) for vs in ([x_T, *(st.x for st in steps[:-1])], [st.eps for st in steps],
+                                                     [st.z for st in steps], [st.x for st in steps], [st.x0 for st in steps]))
+    index = list(range(schedule.steps, 0, -1))
+    s1, s2, s3 = (getattr(schedule, name)[index].tolist() for name in ("s1", "s2", "s3"))
+    ab = schedule.ab_t[index]
+    sqrt_ab, sqrt_1_ab = ab.sqrt().tolist(), (1 - ab).sqrt().tolist()
+    return [[PixelStep(st.t, x_t[k][ch], eps[k][ch],
+                       added[k][ch] / (s3[k] * noise_scale) if s3[k] and noise_scale else 0.0,  # added is λ·s3·z
+                       noise_scale, s1[k], s2[k], s3[k], sqrt_ab[k], sqrt_1_ab[k], x_prev[k][ch], x0[k][ch])
+             for k, st in enumerate(steps)] for ch in range(3)]
 
 
 def _n(v: float) -> str:
-    """A number as the panel shows it: four significant figures, a minus sign, negatives in brackets where multiplied."""
-    text = f"{v:.4g}".replace("-", "−")
-    return text
+    """A number as the panel shows it: four significant figures and a minus sign."""
+    return f"{v:.4g}".replace("-", "−")
 
 
 def _b(v: float) -> str:
+    """A number as a factor: negatives in brackets."""
     return f"({_n(v)})" if v < 0 else _n(v)
 
 

@@ -9,11 +9,9 @@ import tempfile
 import time
 
 import gradio as gr
-import numpy as np
 
 from ddpm import Schedule
 from ddpm.checkpoint import weak_path
-from ddpm.data import to_uint8
 from ddpm.sampler import default_steps
 
 from .browser_run import CHOSE, FALLBACK, chosen_server, plan, read_frames, self_check, where
@@ -26,7 +24,7 @@ from .request import FORWARD_SOURCES, REQUEST, parse_request, parse_source, pars
 from .runner import kept_steps
 from .serving import FPS, DemoModel, join_race, join_run, load_demo_model, on_sampler_thread, server, server_estimate
 from .schedule_plot import schedule_png
-from .inside import arms_of, clicked, guess_picture, guessed, matches, panel, picture, walk_alone
+from .inside import arms_of, clicked, guess_picture, guessed, matches, panel, picture, same_noise, walk_alone
 from .settings import ALL_SPRITES, COMPUTE, DEFAULTS, MAX_SEED, ON_PAGE, RUN, VIEWS, by_name, pixel_of
 
 PLOT_EVERY = 0.5  # seconds between updates of the schedule plot's marker
@@ -325,7 +323,7 @@ def noise_guess(forward_shown: list[Frame] | None, t: int, sprite: str, seed: fl
     _, noise, clean = forward_shown[0].arms[0]
     s = min(s or 0, len(clean) - 1)
     eps, x_t, eps_hat, loss = on_sampler_thread(lambda: guessed(model().fast, seed, len(clean), s, clean[s]))
-    if not np.array_equal(to_uint8(eps * 0.5)[0], noise[s]):
+    if not same_noise(eps, noise[s]):
         return line(lang, "guess_stale"), None, gr.skip()
     t = max(1, min(int(t), Schedule.T))  # t = 0 is the clean sprite: no noise to guess
     return (line(lang, "guess_line", sprite=s + 1, t=t, loss=float(loss[t - 1])), guess_picture(eps, x_t, eps_hat, loss, t),

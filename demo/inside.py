@@ -22,8 +22,18 @@ from .frames import Frame
 from .i18n import line
 from .request import Request
 
-KEPT_WALKS = 8  # sprites walked again, kept for scrubbing: 2 rows × 500 steps of floats each, about 6 MB
-_walks: OrderedDict[tuple, tuple[torch.Tensor, list[Step]]] = OrderedDict()
+KEPT_WALKS = 8  # sprites walked again (and guesses), kept for scrubbing: 2 rows × 500 steps of floats each, about 6 MB
+_kept: OrderedDict[tuple, object] = OrderedDict()
+
+
+def _keep(key: tuple, make):
+    """`make()`, kept by `key` with the last KEPT_WALKS others, so that scrubbing and other pixels cost nothing."""
+    if key not in _kept:
+        _kept[key] = make()
+        while len(_kept) > KEPT_WALKS:
+            _kept.popitem(last=False)
+    _kept.move_to_end(key)
+    return _kept[key]
 
 
 def clicked(x: int, y: int, width: int, n: int, sprite: int | None) -> tuple[int, int, int] | None:
@@ -43,21 +53,17 @@ def clicked(x: int, y: int, width: int, n: int, sprite: int | None) -> tuple[int
 def walk_alone(denoiser: Denoiser, req: Request, sprite: int) -> tuple[torch.Tensor, list[Step]]:
     """Sprite `sprite` of the DDPM run `req` walked again alone, both arms (2 rows), every step kept: (x_T of its rows,
     the steps). Sprite i of a seed draws the same noise alone as in a batch (ddpm/noise.py), so this is the run's own
-    sprite. The last KEPT_WALKS are kept, so that scrubbing and other pixels cost nothing."""
-    key = (id(denoiser), req, sprite)
-    if key not in _walks:
+    sprite."""
+    def walk() -> tuple[torch.Tensor, list[Step]]:
         noise = SpriteNoise(req.seed, [sprite])
         x_T = noise.draw()
         context = req.context()
         c = None if context is None else context[sprite:sprite + 1]
         steps = list(sampler("ddpm", guide(denoiser, req.guidance, c), x_T, steps=req.steps, noise_scale=req.noise_scale,
                              noise=noise, context=c, side_by_side=req.side_by_side))
-        start = x_T.repeat(2, 1, 1, 1) if req.side_by_side else x_T
-        _walks[key] = (start, steps)
-        while len(_walks) > KEPT_WALKS:
-            _walks.popitem(last=False)
-    _walks.move_to_end(key)
-    return _walks[key]
+        return (x_T.repeat(2, 1, 1, 1) if req.side_by_side else x_T), steps
+
+    return _keep(("walk", id(denoiser), req, sprite), walk)
 
 
 def arms_of(req: Request, walked, x: int, y: int) -> list[tuple[str, list[list[PixelStep]]]]:
@@ -101,22 +107,22 @@ def picture(arms: list[tuple[str, list[list[PixelStep]]]], t: int) -> np.ndarray
     return plot([(line("en", name), channels) for name, channels in arms], marked=t)
 
 
-_guesses: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = OrderedDict()
 TILE = 8  # screen pixels a sprite pixel in the guess's picture
 
 
 def guessed(model: Denoiser, seed: int, n: int, sprite: int, clean: np.ndarray) -> tuple[torch.Tensor, ...]:
     """The forward process's sprite `sprite` (uint8 `clean`, noised with the seed's x_T as its ε: demo/forward.py) at
-    every t = 1 … T: (ε, x_t, ε̂, loss), the network alone (ddpm/guess.py); the last KEPT_WALKS kept for the slider."""
-    key = (id(model), seed, n, sprite, clean.tobytes())
-    if key not in _guesses:
+    every t = 1 … T: (ε, x_t, ε̂, loss), the network alone (ddpm/guess.py)."""
+    def make() -> tuple[torch.Tensor, ...]:
         eps = seeded_noise(seed, n)[0][sprite:sprite + 1]
-        x_t, eps_hat, loss = guess(model, to_tensor(clean[None]), eps, list(range(1, Schedule.T + 1)))
-        _guesses[key] = (eps, x_t, eps_hat, loss)
-        while len(_guesses) > KEPT_WALKS:
-            _guesses.popitem(last=False)
-    _guesses.move_to_end(key)
-    return _guesses[key]
+        return (eps, *guess(model, to_tensor(clean[None]), eps, list(range(1, Schedule.T + 1))))
+
+    return _keep(("guess", id(model), seed, n, sprite, clean.tobytes()), make)
+
+
+def same_noise(eps: torch.Tensor, shown: np.ndarray) -> bool:
+    """Whether ε is the noise the forward process's view shows (halved, uint8): else the seed changed since."""
+    return np.array_equal(to_uint8(eps * 0.5)[0], shown)
 
 
 def guess_picture(eps: torch.Tensor, x_t: torch.Tensor, eps_hat: torch.Tensor, loss: torch.Tensor, t: int) -> np.ndarray:

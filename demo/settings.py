@@ -44,6 +44,14 @@ class RequestError(ValueError):
         super().__init__(message(EN, key, values))
 
 
+def _float(text: str) -> float:
+    """A link's text as a number, NaN where it is none (every check refuses NaN)."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
 @dataclass(frozen=True)
 class Whole:
     """A whole number from lo to hi: a slider in steps of 1."""
@@ -61,10 +69,7 @@ class Whole:
 
     def read(self, name: str, text: str) -> int:
         """A link's text as an int, or RequestError."""
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
+        value = _float(text)
         if not math.isfinite(value) or value != int(value):
             raise RequestError("whole", name=name, lo=self.lo, hi=self.hi, value=repr(text))
         return self.check(name, value)
@@ -98,11 +103,7 @@ class Number:
 
     def read(self, name: str, text: str) -> float:
         """A link's text as a float, or RequestError."""
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        return self.check(name, value, said=text)
+        return self.check(name, _float(text), said=text)
 
     def write(self, value: object) -> str:
         """`value` as a link writes it."""
