@@ -82,7 +82,8 @@ def cmd_train(a: argparse.Namespace) -> None:
                       min_snr_gamma=a.min_snr_gamma, t_band=a.t_band,
                       input_perturbation=a.input_perturbation, balance=a.balance,
                       flip=not a.no_flip, seed=a.seed, bf16=a.bf16, ckpt_every=a.ckpt_every, grid_every=a.grid_every,
-                      unet=UNetConfig(n_feat=a.n_feat, n_cfeat=len(data.classes), attention=not a.no_attention))
+                      unet=UNetConfig(n_feat=a.n_feat, n_cfeat=len(data.classes), attention=not a.no_attention,
+                                      self_cond=a.self_cond))
     command = "python -m ddpm " + shlex.join(sys.argv[1:])
     losses = train(data, a.out, cfg, resume=a.resume, init=a.init, command=command, data_name=Path(a.data).name)
     print(f"wrote {a.out}; mean loss over the last 200 steps {np.mean(losses[-200:]):.4f}")
@@ -251,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--balance", action="store_true", help="draw every class equally often")
     t.add_argument("--n-feat", type=_positive(int), default=UNetConfig.n_feat, help="channels at 16×16, a multiple of 8")
     t.add_argument("--no-attention", action="store_true")
+    t.add_argument("--self-cond", action="store_true",
+                   help="self-conditioning (Chen et al. 2022): the net also sees its previous x̂0; with --init, from a plain net")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.add_argument("--ckpt-every", type=_positive(int), default=1000)

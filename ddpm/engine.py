@@ -34,10 +34,10 @@ class TorchEngine:
         self.bf16 = use_bf16(self.device, bf16)
         self.n_cfeat = model.config.n_cfeat
 
-    def __call__(self, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
-        """ε̂(x_t, t, c) in float32."""
+    def __call__(self, x: Tensor, t: Tensor, c: Tensor, x0: Tensor | None = None) -> Tensor:
+        """ε̂(x_t, t, c) in float32 (x0: a self-conditioned net's earlier estimate, ddpm/selfcond.py)."""
         with torch.inference_mode(), autocast(self.device, self.bf16):
-            return self.model(x, t, c).float()
+            return self.model(x, t, c, x0).float()
 
     @property
     def name(self) -> str:

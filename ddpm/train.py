@@ -21,6 +21,7 @@ from .images import make_grid, upscale, write_png
 from .noise import seeded_noise
 from .sampler import q_sample, sample, sampler
 from .schedule import Schedule
+from .selfcond import training_estimate, widen
 from .unet import ContextUnet, UNetConfig
 
 
@@ -164,6 +165,8 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
         print(f"no state at {state_path}: starting afresh")
     if init is not None and step == 0:
         start = load_model(init, device=device)
+        if cfg.unet.self_cond and not start.config.self_cond:
+            start = widen(start)  # the same function as the plain net until its x0 weights learn
         if start.config != cfg.unet:
             raise ValueError(f"--init {init} is a {start.config}, not the {cfg.unet} asked for")
         model.load_state_dict(start.state_dict())
@@ -207,8 +210,12 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
         c = context_batch(y_all[idx], len(data.classes), cfg.p_uncond, gen).to(device)
         t = draw_t(schedule.T, band, cfg.batch_size, cfg.t_band, gen).to(device)
         noise = torch.randn(x0.shape, generator=gen).to(device)
+        x_t = q_sample(schedule, x0, t, perturbed(noise, cfg.input_perturbation, gen))
         with autocast(device, bf16):
-            pred = model(q_sample(schedule, x0, t, perturbed(noise, cfg.input_perturbation, gen)), t, c)
+            if cfg.unet.self_cond:  # Chen et al. 2022, §3.2: half the rows see the net's own x̂0 of this x_t
+                pred = model(x_t, t, c, training_estimate(model, schedule, x_t, t, c, gen))
+            else:  # the same draws as before the option existed
+                pred = model(x_t, t, c)
         per_sprite = (pred.float() - noise).pow(2).mean(dim=(1, 2, 3))  # the course's ε-prediction MSE
         loss = (loss_weight(schedule, t.cpu(), cfg.min_snr_gamma).to(device) * per_sprite).mean()
         opt.zero_grad(set_to_none=True)

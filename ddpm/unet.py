@@ -28,6 +28,7 @@ class UNetConfig:
     n_cfeat: int = 5  # length of the context vector (number of classes)
     height: int = 16  # sprites are height × height, halved at each level below the first
     attention: bool = True  # self-attention at the lowest level
+    self_cond: bool = False  # the previous step's x̂0 as in_channels more inputs (Chen et al. 2022, "Analog Bits", §3.2)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channel_mult", tuple(self.channel_mult))  # a list when read back from JSON
@@ -88,7 +89,7 @@ class ContextUnet(nn.Module):
         emb = 4 * config.n_feat  # width of the (t, c) embedding, as in Ho et al.
         self.time_mlp = nn.Sequential(nn.Linear(config.n_feat, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.context_mlp = nn.Sequential(nn.Linear(config.n_cfeat, emb), nn.SiLU(), nn.Linear(emb, emb))
-        self.in_conv = nn.Conv2d(config.in_channels, widths[0], 3, 1, 1)
+        self.in_conv = nn.Conv2d(config.in_channels * (2 if config.self_cond else 1), widths[0], 3, 1, 1)
         self.down = nn.ModuleList(ResBlock(i, o, emb) for i, o in zip(widths[:1] + widths[:-1], widths))
         self.pool = nn.AvgPool2d(2)
         self.attn = SelfAttention(widths[-1]) if config.attention else nn.Identity()
@@ -103,9 +104,12 @@ class ContextUnet(nn.Module):
         """Width of the class context c."""
         return self.config.n_cfeat
 
-    def forward(self, x: Tensor, t: Tensor, c: Tensor) -> Tensor:
-        """x: (B, 3, H, W) noisy images; t: (B,) integer timesteps; c: (B, n_cfeat) contexts, all zeros for no class."""
+    def forward(self, x: Tensor, t: Tensor, c: Tensor, x0: Tensor | None = None) -> Tensor:
+        """x: (B, 3, H, W) noisy images; t: (B,) integer timesteps; c: (B, n_cfeat) contexts, all zeros for no class;
+        x0: (B, 3, H, W), a self-conditioned net's earlier estimate of the clean image (None: zeros, "no estimate yet")."""
         emb = self.time_mlp(timestep_embedding(t, self.config.n_feat).to(x.dtype)) + self.context_mlp(c.to(x.dtype))
+        if self.config.self_cond:
+            x = torch.cat((x, x0.to(x.dtype) if x0 is not None else torch.zeros_like(x)), 1)
         h = self.in_conv(x)
         skips = []
         for level, block in enumerate(self.down):

@@ -23,6 +23,7 @@ from ddpm.engine import fast_model  # noqa: E402
 from ddpm.evaluate import draw, features, palette, score  # noqa: E402
 from ddpm.featnet import load_or_train_feature_net  # noqa: E402
 from ddpm.guidance import DEFAULT_INTERVAL, autoguide  # noqa: E402
+from ddpm.selfcond import SelfConditioned  # noqa: E402
 
 
 def interval(text: str) -> tuple[int, int]:
@@ -40,15 +41,17 @@ def main() -> None:
                    help="lo,hi: the steps t where the weak net is called (ddpm.guidance.AutoGuided)")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--fp32", action="store_true", help="eager-torch fp32 rather than the fast engine")
+    p.add_argument("--eager", action="store_true", help="eager torch at the CPU's precision (a self-conditioned net's engine)")
     p.add_argument("--keep", default="runs/sweep", help="folder for the samples")
     p.add_argument("--noisy-only", action="store_true", help="only the λ = 1 arm (a trial's quality, not the z = 0 bar)")
     a = p.parse_args()
-    main = fast_model(a.weights, bf16=False if a.fp32 else None, openvino=not a.fp32)
+    main = fast_model(a.weights, bf16=False if a.fp32 else None, openvino=not (a.fp32 or a.eager))
+    denoiser = SelfConditioned(main) if main.config.self_cond else main
     runs = [(weak_file, omega, span) for weak_file in a.weak for omega in a.omega for span in a.interval]
     arms = (("noise1", 1.0),) if a.noisy_only else (("noise1", 1.0), ("noise0", 0.0))
     kept = {}
     for weak_file in a.weak:  # every sample first, so that scoring them waits on nothing
-        weak = fast_model(weak_file, main.device, bf16=False if a.fp32 else None, openvino=not a.fp32)
+        weak = fast_model(weak_file, main.device, bf16=False if a.fp32 else None, openvino=not (a.fp32 or a.eager))
         for _, omega, span in (run for run in runs if run[0] == weak_file):
             on = "" if span == (1, 500) else f"_t{span[0]}-{span[1]}"
             for arm, scale in arms:
@@ -56,7 +59,7 @@ def main() -> None:
                 kept[weak_file, omega, span, arm] = path
                 if not path.is_file():
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    guided = autoguide(main, weak, omega, span)
+                    guided = autoguide(denoiser, weak, omega, span)
                     np.save(path, draw(guided, "ddpm", a.n, 0, noise_scale=scale, device=main.device))
     data = load_sprites(DEFAULT_DATA)
     net = load_or_train_feature_net(DEFAULT_FEATURE_NET, data)
