@@ -3,6 +3,7 @@ repeats, off-palette pixels, near-copies, diversity, class accuracy; and the fea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -128,16 +129,37 @@ def draw(model: Denoiser, kind: Kind, n: int, seed: int, *, noise_scale: float =
     return np.concatenate(out)
 
 
-def score(imgs: np.ndarray, data: Sprites, net: FeatureNet, real: np.ndarray, colours: np.ndarray) -> dict:
+@dataclass(frozen=True)
+class Reference:
+    """What every line is scored against. The k-NN measures depend on how many points stand on each side (a ball to
+    the 5th nearest of 2,554 tiles is smaller than of 1,277, and 1,000 samples cover fewer balls than 1,277 do), so
+    samples and real tiles alike are measured against one half of the tiles: the real line is the other half's
+    first n, as many as the samples (Naeem et al. 2020 compare equal numbers). FID uses every tile."""
+
+    every: np.ndarray  # features of every tile (FID)
+    half: np.ndarray  # features of the reference half (precision, recall, coverage)
+    held: np.ndarray  # indices of the other half's tiles, in the seed's order
+    colours: np.ndarray  # the palette (off-palette share)
+
+
+def reference(net: FeatureNet, data: Sprites, seed: int = 0) -> Reference:
+    """The reference of `data`: its features, a seeded half of them, the other half's indices, its palette."""
+    every = features(net, data.images)
+    perm = np.random.default_rng(seed).permutation(len(data))
+    half = len(perm) // 2
+    return Reference(every, every[perm[:half]], perm[half:], palette(data.images))
+
+
+def score(imgs: np.ndarray, data: Sprites, net: FeatureNet, ref: Reference) -> dict:
     """One sampler line: FID, precision, recall, coverage, distinct share, off-palette share, near-copies and
     diversity of uint8 samples."""
     fake = features(net, imgs)
-    precision, recall = precision_recall(real, fake)
+    precision, recall = precision_recall(ref.half, fake)
     nearest = nearest_rms(imgs, data.images)
     return {
-        "fid": frechet_distance(fake, real), "precision": precision, "recall": recall,
-        "coverage": coverage(real, fake), "distinct": distinct_share(imgs),
-        "off_palette": off_palette_share(imgs, colours),
+        "fid": frechet_distance(fake, ref.every), "precision": precision, "recall": recall,
+        "coverage": coverage(ref.half, fake), "distinct": distinct_share(imgs),
+        "off_palette": off_palette_share(imgs, ref.colours),
         "near_copy_share": float((nearest < NEAR_COPY_RMS).mean()),
         "pixel_diversity": pixel_diversity(imgs),
         # How close samples come to the training tiles: memorisation shows as a low tail long before copies.
@@ -172,15 +194,13 @@ def evaluate(model: Denoiser, data: Sprites, net: FeatureNet, *, n: int = 1000, 
              guidance: Sequence[float] = (0.0,), device: torch.device | str = "cpu", log=print) -> dict:
     """The model card's quality figures: one dict per sampler, the real-vs-real floor, and class accuracy
     per classifier-free guidance weight w (0: the plain conditional model)."""
-    real = features(net, data.images)
-    colours = palette(data.images)
-    perm = np.random.default_rng(seed).permutation(len(real))
-    half = len(real) // 2
-    precision, recall = precision_recall(real[perm[:half]], real[perm[half:]])
+    ref = reference(net, data, seed)
+    held = ref.every[ref.held[:n]]  # real tiles in the samples' place: as many, against the same half
+    precision, recall = precision_recall(ref.half, held)
     results: dict = {"n_samples": n, "seed": seed, "real_vs_real": {
-        "fid": frechet_distance(real[perm[:half]], real[perm[half:]]), "precision": precision, "recall": recall,
-        "coverage": coverage(real[perm[:half]], real[perm[half:]]), "distinct": distinct_share(data.images),
-        "off_palette": off_palette_share(data.images, colours)}}
+        "fid": frechet_distance(ref.half, ref.every[ref.held]), "precision": precision, "recall": recall,
+        "coverage": coverage(ref.half, held), "n_held": len(held), "distinct": distinct_share(data.images),
+        "off_palette": off_palette_share(data.images, ref.colours)}}
     log(f"{'real_vs_real':16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results["real_vs_real"].items()))
     results["calibration"] = calibrate(net, data, seed)
     for name, line in results["calibration"].items():
@@ -189,7 +209,7 @@ def evaluate(model: Denoiser, data: Sprites, net: FeatureNet, *, n: int = 1000, 
     samplers = {"ddpm500_noise1": ("ddpm", 1.0), "ddpm500_noise0": ("ddpm", 0.0), "ddim25": ("ddim", 1.0)}
     for name, (kind, scale) in samplers.items():
         imgs = draw(model, kind, n, seed, noise_scale=scale, device=device)
-        results[name] = score(imgs, data, net, real, colours)
+        results[name] = score(imgs, data, net, ref)
         log(f"{name:16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results[name].items() if not isinstance(v, dict)))
     # Lesson 1's collapse, counted as repeats: the z = 0 arm must be at most half as distinct as the noisy one.
     results["z0_distinct_ratio"] = results["ddpm500_noise0"]["distinct"] / results["ddpm500_noise1"]["distinct"]

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm import load_model, load_sprites  # noqa: E402
 from ddpm.cli import DEFAULT_DATA, DEFAULT_FEATURE_NET  # noqa: E402
 from ddpm.engine import TorchEngine  # noqa: E402
-from ddpm.evaluate import draw, features, palette, score  # noqa: E402
+from ddpm.evaluate import draw, reference, score  # noqa: E402
 from ddpm.featnet import load_or_train_feature_net  # noqa: E402
 
 
@@ -27,11 +27,11 @@ def main() -> None:
     a = p.parse_args()
     data = load_sprites(DEFAULT_DATA)
     net = load_or_train_feature_net(DEFAULT_FEATURE_NET, data)
-    real, colours = features(net, data.images), palette(data.images)
+    ref = reference(net, data)
     for path in a.weights:
         t0 = time.perf_counter()
         imgs = draw(TorchEngine(load_model(path, device="cpu"), bf16=False), "ddpm", 1000, 0, steps=a.steps)
-        line = score(imgs, data, net, real, colours)
+        line = score(imgs, data, net, ref)
         print(json.dumps({"weights": path} | {k: v for k, v in line.items() if not isinstance(v, dict)}
                          | {"seconds": round(time.perf_counter() - t0)}), flush=True)
 

@@ -78,14 +78,14 @@ def score_all(out: Path, names: list[str], budgets: list[int], data, n: int, ste
     from ddpm import load_model
     from ddpm.cli import DEFAULT_FEATURE_NET
     from ddpm.engine import TorchEngine
-    from ddpm.evaluate import draw, features, palette, score
+    from ddpm.evaluate import draw, reference, score
     from ddpm.featnet import load_or_train_feature_net
     from ddpm.guidance import autoguide
 
     path = out / "scores.json"
     scores = json.loads(path.read_text()) if path.is_file() else {}
     net = load_or_train_feature_net(DEFAULT_FEATURE_NET, data)
-    real, colours = features(net, data.images), palette(data.images)
+    ref = reference(net, data)
     for name in names:
         for minutes in budgets:
             for (ema, weights), omega in ((item, omega) for item in budget_files(out, name, minutes).items() for omega in omegas):
@@ -96,7 +96,7 @@ def score_all(out: Path, names: list[str], budgets: list[int], data, n: int, ste
                 main_net = TorchEngine(load_model(weights, device="cpu"), bf16=False)
                 weak_net = TorchEngine(load_model(weak, device="cpu"), bf16=False) if weak else None
                 imgs = draw(autoguide(main_net, weak_net, omega), "ddpm", n, 0, steps=steps)
-                line = score(imgs, data, net, real, colours)
+                line = score(imgs, data, net, ref)
                 scores[key] = {k: v for k, v in line.items() if not isinstance(v, dict)} | {"seconds": round(time.perf_counter() - t0)}
                 print(key, " ".join(f"{k} {v:.4g}" for k, v in scores[key].items()), flush=True)
                 # Merged with what is there now: two scoring processes may share the file.

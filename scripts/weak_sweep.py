@@ -20,7 +20,7 @@ from ddpm import load_sprites  # noqa: E402
 from ddpm.checkpoint import DEFAULT_WEIGHTS  # noqa: E402
 from ddpm.cli import DEFAULT_DATA, DEFAULT_FEATURE_NET  # noqa: E402
 from ddpm.engine import fast_model  # noqa: E402
-from ddpm.evaluate import draw, features, palette, score  # noqa: E402
+from ddpm.evaluate import draw, reference, score  # noqa: E402
 from ddpm.featnet import load_or_train_feature_net  # noqa: E402
 from ddpm.guidance import DEFAULT_INTERVAL, autoguide  # noqa: E402
 from ddpm.selfcond import SelfConditioned  # noqa: E402
@@ -63,12 +63,12 @@ def main() -> None:
                     np.save(path, draw(guided, "ddpm", a.n, 0, noise_scale=scale, device=main.device))
     data = load_sprites(DEFAULT_DATA)
     net = load_or_train_feature_net(DEFAULT_FEATURE_NET, data)
-    real, colours = features(net, data.images), palette(data.images)
+    ref = reference(net, data)
     for weak_file, omega, span in runs:
         line = {"weights": a.weights, "weak": weak_file, "omega": omega, "interval": span, "engine": main.name}
         for arm, _ in arms:
             imgs = np.load(kept[weak_file, omega, span, arm])
-            line[arm] = {k: v for k, v in score(imgs, data, net, real, colours).items() if not isinstance(v, dict)}
+            line[arm] = {k: v for k, v in score(imgs, data, net, ref).items() if not isinstance(v, dict)}
         if not a.noisy_only:
             line["distinct_ratio"] = line["noise0"]["distinct"] / line["noise1"]["distinct"]
         print(json.dumps(line), flush=True)

@@ -6,7 +6,8 @@ import torch
 from ddpm import Schedule, Sprites, UNetConfig, load_model
 from ddpm.data import to_tensor
 from ddpm.evaluate import (CALIBRATION_SIGMA, CALIBRATION_SPECKLE, calibrate, coverage, distinct_share, evaluate,
-                           frechet_distance, nearest_rms, off_palette_share, palette, pixel_diversity, precision_recall)
+                           features, frechet_distance, nearest_rms, off_palette_share, palette, pixel_diversity,
+                           precision_recall, reference, score)
 from ddpm.featnet import gaussian_noise, palette_speckle, sprite_mask, train_feature_net, wrong_pixels
 from ddpm.ema import PowerEMA, power_beta, sigma_rel_to_gamma
 from ddpm.train import TrainConfig, band_steps, draw_t, draw_weights, ema_path, loss_weight, lr_factor, perturbed, train
@@ -272,3 +273,18 @@ def test_evaluate_end_to_end_with_a_model_that_copies_its_class_tile():
         assert res[name]["off_palette"] < 0.05  # the tile's own colours, to within rounding
     assert res["class_accuracy"] == {"w=0": {"block": 1.0, "bar": 1.0}}  # each class's tile, recognised
     assert res["real_vs_real"]["fid"] < res["ddim25"]["fid"]  # one tile is not the data's spread
+    # A sampler that drew the held-out half's tiles would score the real line: both stand on the same footing.
+    ref = reference(net, data, 0)
+    drawn = score(data.images[ref.held[:8]], data, net, ref)
+    assert {k: drawn[k] for k in ("precision", "recall", "coverage")} == {
+        k: res["real_vs_real"][k] for k in ("precision", "recall", "coverage")}
+
+
+def test_the_reference_is_one_half_and_the_held_tiles_the_other():
+    data = toy_sprites(65)
+    net = train_feature_net(data, steps=2)
+    ref = reference(net, data, seed=3)
+    half = [i for i in range(65) if i not in set(ref.held)]
+    assert len(ref.half) == len(half) == 32 and len(ref.held) == 33 and len(set(ref.held)) == 33
+    assert np.allclose(ref.half, features(net, data.images[np.random.default_rng(3).permutation(65)[:32]]))
+    assert np.allclose(ref.every, features(net, data.images)) and len(ref.colours) == 3  # white, red, blue
