@@ -80,7 +80,7 @@ def cmd_train(a: argparse.Namespace) -> None:
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, lr_schedule=a.lr_schedule, lr_ref=a.lr_ref,
                       ema=a.ema, ema_sigma_rels=tuple(a.ema_sigma_rels), p_uncond=a.p_uncond,
                       min_snr_gamma=a.min_snr_gamma, t_band=a.t_band,
-                      input_perturbation=a.input_perturbation, balance=a.balance,
+                      input_perturbation=a.input_perturbation, balance=a.balance, uncond_data_mix=a.uncond_data_mix,
                       flip=not a.no_flip, seed=a.seed, bf16=a.bf16, ckpt_every=a.ckpt_every, grid_every=a.grid_every,
                       unet=UNetConfig(n_feat=a.n_feat, n_cfeat=len(data.classes), attention=not a.no_attention,
                                       self_cond=a.self_cond))
@@ -250,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--input-perturbation", type=float, default=0.0,
                    help="DDPM-IP's γ (Ning et al. 2023; 0.1 is the paper's): x_t made with ε + γ·ξ, target ε (0: off)")
     t.add_argument("--balance", action="store_true", help="draw every class equally often")
+    t.add_argument("--uncond-data-mix", action="store_true",
+                   help="the sprites trained without a class (--p-uncond) drawn in the tiles' own mix, not balanced")
     t.add_argument("--n-feat", type=_positive(int), default=UNetConfig.n_feat, help="channels at 16×16, a multiple of 8")
     t.add_argument("--no-attention", action="store_true")
     t.add_argument("--self-cond", action="store_true",

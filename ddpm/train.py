@@ -42,6 +42,7 @@ class TrainConfig:
     t_band: float = 0.0  # share of sprites whose t is drawn from COLOUR_BAND rather than from all of 1 … T (0: uniform t)
     input_perturbation: float = 0.0  # γ of DDPM-IP (Ning et al. 2023): x_t is made with ε + γ·ξ, the target stays ε; 0: off
     balance: bool = False  # draw every class equally often (creatures are half the tiles)
+    uncond_data_mix: bool = False  # the sprites trained without a class drawn uniformly over the tiles, not balanced
     flip: bool = True  # random horizontal flips
     seed: int = 0
     bf16: bool | None = None  # None: on where the device supports it (see device.use_bf16)
@@ -72,6 +73,16 @@ def context_batch(labels: torch.Tensor, n_classes: int, p_uncond: float, generat
     onehot = F.one_hot(labels.clamp(min=0), n_classes).float() * (labels >= 0)[:, None].float()
     keep = torch.rand(len(labels), generator=generator) >= p_uncond
     return onehot * keep[:, None].float()
+
+
+def redraw_unconditional(idx: torch.Tensor, contexts: torch.Tensor, n_tiles: int,
+                         generator: torch.Generator) -> torch.Tensor:
+    """`idx` with the rows trained without a class (all-zero context) drawn again uniformly over the tiles: ε̂(∅)
+    then learns the tiles' own mix p(x), while balanced draws still teach every class equally (issue 32: a balanced
+    ε̂(∅) drew three times the heroes the tiles hold, and half the creatures)."""
+    unconditional = contexts.sum(1) == 0
+    fresh = torch.randint(n_tiles, (len(idx),), generator=generator)
+    return torch.where(unconditional, fresh, idx)
 
 
 def loss_weight(schedule: Schedule, t: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -204,10 +215,15 @@ def train(data: Sprites, out: str | Path, cfg: TrainConfig, *, resume: bool = Fa
             idx = torch.multinomial(p_draw, cfg.batch_size, replacement=True, generator=gen)
         else:  # the same draws as before the option existed
             idx = torch.randint(len(x_all), (cfg.batch_size,), generator=gen)
+        if cfg.uncond_data_mix:  # the contexts first: the rows they drop are drawn again
+            c = context_batch(y_all[idx], len(data.classes), cfg.p_uncond, gen)
+            idx = redraw_unconditional(idx, c, len(x_all), gen)
         x0 = x_all[idx.to(device)]
         if cfg.flip:
             x0 = random_hflip(x0, gen)
-        c = context_batch(y_all[idx], len(data.classes), cfg.p_uncond, gen).to(device)
+        if not cfg.uncond_data_mix:  # the same draws as before the option existed
+            c = context_batch(y_all[idx], len(data.classes), cfg.p_uncond, gen)
+        c = c.to(device)
         t = draw_t(schedule.T, band, cfg.batch_size, cfg.t_band, gen).to(device)
         noise = torch.randn(x0.shape, generator=gen).to(device)
         x_t = q_sample(schedule, x0, t, perturbed(noise, cfg.input_perturbation, gen))

@@ -10,7 +10,8 @@ from ddpm.evaluate import (CALIBRATION_SIGMA, CALIBRATION_SPECKLE, calibrate, co
                            precision_recall, reference, score)
 from ddpm.featnet import gaussian_noise, palette_speckle, sprite_mask, train_feature_net, wrong_pixels
 from ddpm.ema import PowerEMA, power_beta, sigma_rel_to_gamma
-from ddpm.train import TrainConfig, band_steps, draw_t, draw_weights, ema_path, loss_weight, lr_factor, perturbed, train
+from ddpm.train import (TrainConfig, band_steps, context_batch, draw_t, draw_weights, ema_path, loss_weight, lr_factor,
+                        perturbed, redraw_unconditional, train)
 
 
 def toy_sprites(n=64):
@@ -37,7 +38,8 @@ def test_training_loss_falls(tmp_path):
 
 
 def test_a_resumed_run_continues_exactly_where_an_uninterrupted_one_would(tmp_path, monkeypatch):
-    cfg = TrainConfig(**{**TOY.__dict__, "steps": 30, "ckpt_every": 10, "min_snr_gamma": 5.0, "balance": True})
+    cfg = TrainConfig(**{**TOY.__dict__, "steps": 30, "ckpt_every": 10, "min_snr_gamma": 5.0, "balance": True,
+                         "uncond_data_mix": True})
     whole = train(toy_sprites(), tmp_path / "whole.safetensors", cfg)
 
     import ddpm.train
@@ -99,6 +101,18 @@ def test_balanced_draws_give_every_class_the_same_share():
     assert p.sum().item() == pytest.approx(1)
     assert [p[labels == k].sum().item() for k in range(3)] == pytest.approx([1 / 3] * 3)
     assert draw_weights(labels, balance=False).tolist() == pytest.approx([0.1] * 10)
+
+
+def test_unconditional_rows_follow_the_tiles_mix_while_the_classes_stay_balanced():
+    labels = np.array([0] * 900 + [1] * 100)  # a 9 : 1 data set
+    gen = torch.Generator().manual_seed(0)
+    idx = torch.multinomial(draw_weights(labels, True), 20000, replacement=True, generator=gen)
+    c = context_batch(torch.from_numpy(labels)[idx], 2, 0.3, gen)
+    redrawn = redraw_unconditional(idx, c, len(labels), gen)
+    conditional = c.sum(1) > 0
+    assert torch.equal(redrawn[conditional], idx[conditional])  # classes still drawn equally often
+    share = labels[redrawn[~conditional].numpy()].mean()  # class 1 among the rows without a class
+    assert abs(share - 0.1) < 0.015 and abs(labels[idx[conditional].numpy()].mean() - 0.5) < 0.015
 
 
 def test_lr_schedule():
