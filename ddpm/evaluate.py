@@ -36,6 +36,12 @@ def classify(net: FeatureNet, images: np.ndarray) -> np.ndarray:
     return np.concatenate([net(to_tensor(images[i : i + 500])).argmax(1).numpy() for i in range(0, len(images), 500)])
 
 
+def class_mix(net: FeatureNet, images: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+    """The share of uint8 sprites the feature net puts in each class."""
+    counts = np.bincount(classify(net, images), minlength=len(classes))
+    return {name: float(counts[i] / len(images)) for i, name in enumerate(classes)}
+
+
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """‖μa − μb‖² + Tr(Σa + Σb − 2(Σa Σb)^½) of two feature sets (Heusel et al. 2017)."""
     mu_a, mu_b = a.mean(0), b.mean(0)
@@ -162,6 +168,8 @@ def score(imgs: np.ndarray, data: Sprites, net: FeatureNet, ref: Reference) -> d
         "off_palette": off_palette_share(imgs, ref.colours),
         "near_copy_share": float((nearest < NEAR_COPY_RMS).mean()),
         "pixel_diversity": pixel_diversity(imgs),
+        # Which classes the samples are, by the feature net: an unconditional sampler should draw the tiles' own mix.
+        "class_mix": class_mix(net, imgs, data.classes),
         # How close samples come to the training tiles: memorisation shows as a low tail long before copies.
         "nearest_rms_quantiles": {f"{q:g}": float(np.quantile(nearest, q)) for q in (0.0, 0.01, 0.05, 0.25, 0.5)},
     }
@@ -200,8 +208,10 @@ def evaluate(model: Denoiser, data: Sprites, net: FeatureNet, *, n: int = 1000, 
     results: dict = {"n_samples": n, "seed": seed, "real_vs_real": {
         "fid": frechet_distance(ref.half, ref.every[ref.held]), "precision": precision, "recall": recall,
         "coverage": coverage(ref.half, held), "n_held": len(held), "distinct": distinct_share(data.images),
-        "off_palette": off_palette_share(data.images, ref.colours)}}
-    log(f"{'real_vs_real':16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results["real_vs_real"].items()))
+        "off_palette": off_palette_share(data.images, ref.colours),
+        "class_mix": {name: float((data.labels == i).mean()) for i, name in enumerate(data.classes)}}}
+    log(f"{'real_vs_real':16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results["real_vs_real"].items() if k != "class_mix"))
+    log(f"{'class mix':16s} " + "  ".join(f"{k} {v:.0%}" for k, v in results["real_vs_real"]["class_mix"].items()))
     results["calibration"] = calibrate(net, data, seed)
     for name, line in results["calibration"].items():
         log(f"{'calibration ' + name:28s} " + "  ".join(f"{k} {v:.3f}" for k, v in line.items()))
@@ -211,6 +221,7 @@ def evaluate(model: Denoiser, data: Sprites, net: FeatureNet, *, n: int = 1000, 
         imgs = draw(model, kind, n, seed, noise_scale=scale, device=device)
         results[name] = score(imgs, data, net, ref)
         log(f"{name:16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results[name].items() if not isinstance(v, dict)))
+        log(f"{'class mix':16s} " + "  ".join(f"{k} {v:.0%}" for k, v in results[name]["class_mix"].items()))
     # Lesson 1's collapse, counted as repeats: the z = 0 arm must be at most half as distinct as the noisy one.
     results["z0_distinct_ratio"] = results["ddpm500_noise0"]["distinct"] / results["ddpm500_noise1"]["distinct"]
     log(f"z = 0 arm's distinct share / the noisy arm's: {results['z0_distinct_ratio']:.3f} (bar ≤ {Z0_DISTINCT_RATIO:g})")

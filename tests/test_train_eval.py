@@ -285,6 +285,8 @@ def test_evaluate_end_to_end_with_a_model_that_copies_its_class_tile():
         assert res[name]["near_copy_share"] == 1 and res[name]["pixel_diversity"] < 2 / 255
         assert res[name]["nearest_rms_quantiles"]["0.5"] < 2 / 255  # the median sample sits on a tile
         assert res[name]["off_palette"] < 0.05  # the tile's own colours, to within rounding
+        assert res[name]["class_mix"] == {"block": 1.0, "bar": 0.0}  # always the no-class tile, class 0's
+    assert res["real_vs_real"]["class_mix"] == {"block": 0.5, "bar": 0.5}
     assert res["class_accuracy"] == {"w=0": {"block": 1.0, "bar": 1.0}}  # each class's tile, recognised
     assert res["real_vs_real"]["fid"] < res["ddim25"]["fid"]  # one tile is not the data's spread
     # A sampler that drew the held-out half's tiles would score the real line: both stand on the same footing.
