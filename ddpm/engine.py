@@ -59,6 +59,8 @@ def export_ir(model: ContextUnet, weights: str | Path, out: str | Path | None = 
     """Write the OpenVINO IR of `model` (loaded from `weights`), with a dynamic batch, in float32 weights."""
     import openvino as ov
 
+    if model.config.self_cond:
+        raise ValueError("the IR takes (x, t, c): a self-conditioned net (ddpm/selfcond.py) runs on eager torch only")
     out = Path(out) if out is not None else ir_path(weights)
     model = model.cpu().eval()
     n = 4
@@ -176,9 +178,10 @@ def fast_model(weights: str | Path, device: torch.device | str | None = None, *,
     """The model in `weights` on the fastest engine here: OpenVINO from the IR beside them on a CPU, else eager torch.
 
     `warm`: batch sizes that OpenVINO compiles for at once, so that their first call is as fast as the next.
-    Where OpenVINO is missing, the IR absent or stale, or anything fails, eager torch serves and `log` says why."""
+    Where OpenVINO is missing, the IR absent or stale, or anything fails, eager torch serves and `log` says why; a
+    self-conditioned net, which takes its previous x̂0 as a fourth input, always runs on eager torch."""
     model = load_model(weights, device=device)
-    if openvino and next(model.parameters()).device.type == "cpu":
+    if openvino and not model.config.self_cond and next(model.parameters()).device.type == "cpu":
         try:
             return OpenVINOEngine(ir_path(weights), weights, model.config, bf16=bf16, warm=warm)
         except ImportError:

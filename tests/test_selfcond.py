@@ -105,3 +105,17 @@ def test_self_conditioned_training_from_a_plain_net_runs_and_is_saved_self_condi
     assert model.config.self_cond and model.in_conv.weight.shape[1] == 6
     assert np.isfinite(losses).all()
     assert model.in_conv.weight[:, 3:].abs().sum() > 0  # the x0 inputs have learned something
+
+
+def test_a_self_conditioned_net_runs_on_eager_torch_and_is_not_exported(tmp_path):
+    from ddpm.checkpoint import save_model
+    from ddpm.engine import TorchEngine, export_ir, fast_model
+
+    path = tmp_path / "sc.safetensors"
+    save_model(path, self_cond_net(), {})
+    engine = fast_model(path, "cpu", log=lambda *_: None)
+    assert isinstance(engine, TorchEngine)
+    x, t, c = torch.randn(2, 3, 16, 16), torch.tensor([400, 400]), torch.zeros(2, 5)
+    assert not torch.allclose(engine(x, t, c), engine(x, t, c, torch.ones_like(x)))  # the x0 input reaches the net
+    with pytest.raises(ValueError, match="eager torch"):
+        export_ir(self_cond_net(), path)
