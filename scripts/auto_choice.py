@@ -15,9 +15,7 @@ import time
 
 from gradio_client import Client
 from playwright.sync_api import sync_playwright
-from serve import DEFAULT_RUN, served
-
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu"]
+from serve import DEFAULT_RUN, chromium, served
 
 
 def timed(browser, url: str, seed: int) -> tuple[float, str]:
@@ -43,7 +41,7 @@ def main() -> None:
     p.add_argument("--port", type=int, default=7890)
     a = p.parse_args()
     with served(a.port) as (url, _, _), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = chromium(pw)
         base = f"{url}?steps={a.steps}"
         for name, query, seed in (("auto, idle server", "", 10), ("compute=server", "&compute=server", 11),
                                   ("auto, idle server, again", "", 12), ("compute=browser", "&compute=browser", 13)):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from browser_timing import ARGS, cpu_seconds
+from browser_timing import QUIET, cpu_seconds
+from serve import chromium
 from playwright.sync_api import sync_playwright
 
 
@@ -24,7 +25,7 @@ def main() -> None:
     p.add_argument("--server-pid", type=int, required=True)
     a = p.parse_args()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = chromium(pw, *QUIET)
         cpu0, start = cpu_seconds(a.server_pid), time.perf_counter()
         pages = []
         for k in range(a.pages):

@@ -16,9 +16,10 @@ import os
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+from serve import chromium
 
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+QUIET = ("--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync")
 
 
 def cpu_seconds(pid: int | str) -> float:
@@ -52,7 +53,7 @@ def main() -> None:
     p.add_argument("--server-pid", type=int, default=None, help="the app's process, to report its CPU time per run")
     a = p.parse_args()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = chromium(pw, *QUIET)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(a.url, wait_until="load")
         run = page.get_by_role("button", name="Run", exact=True)

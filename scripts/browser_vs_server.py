@@ -15,7 +15,8 @@ import math
 import gradio_client
 import imageio.v3 as iio
 import numpy as np
-from browser_timing import ARGS
+from browser_timing import QUIET
+from serve import chromium
 from playwright.sync_api import sync_playwright
 
 
@@ -36,7 +37,7 @@ def main() -> None:
     p.add_argument("--guidance", type=float, default=4.0)
     a = p.parse_args()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = chromium(pw, *QUIET)
         page = browser.new_page()
         page.goto(f"{a.url}?compute=browser&sampler={a.sampler}&steps={a.steps}&seed={a.seed}&sprites={a.n}"
                   f"&class={a.class_name}&w={a.guidance:g}&run=1")

@@ -13,9 +13,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from playwright.sync_api import sync_playwright
-from serve import served
-
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu"]
+from serve import chromium, served
 
 
 def main() -> None:
@@ -24,7 +22,7 @@ def main() -> None:
     a = p.parse_args()
     out = Path(a.out)
     with served(7880) as (url, _, _), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = chromium(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 820}, locale="en-US")
         page.goto(url, wait_until="load")
         run = page.get_by_role("button", name="Run", exact=True)

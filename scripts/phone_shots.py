@@ -11,9 +11,7 @@ import argparse
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
-from serve import served
-
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu"]
+from serve import chromium, served
 
 
 def main() -> None:
@@ -22,7 +20,7 @@ def main() -> None:
     a = p.parse_args()
     out = Path(a.out)
     with served(7881) as (url, _, _), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = chromium(pw)
         page = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
                                    locale="zh-CN").new_page()
         page.goto(url + "?compute=server", wait_until="load")

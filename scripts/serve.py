@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+HEADLESS = ("--headless=new", "--no-sandbox", "--disable-gpu")
 # The demo's default run: DDPM, 500 steps, seed 0, 16 sprites, unconditional, λ = 1, side by side.
 DEFAULT_RUN = ("DDPM", 500, 0, 16, "any", True, 1.0, True, "x_t", "all")
 
@@ -83,3 +84,8 @@ def timed_run(client, args: tuple = DEFAULT_RUN, poll: float = 0.01) -> Timed:
     job.result()  # waits on the job's own condition; raises the run's error, if any
     end = time.perf_counter() - start
     return Timed(first if first is not None else end, end, job.outputs()[-1][1])  # outputs: stage, status, plot, …
+
+
+def chromium(pw, *extra: str):
+    """Debian's Chromium, headless, launched by playwright's `pw` (`playwright install` cannot download its own here)."""
+    return pw.chromium.launch(executable_path="/usr/bin/chromium", args=[*HEADLESS, *extra])
