@@ -48,9 +48,9 @@ def q_sample(schedule: Schedule, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor
     return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
 
-def predict_x0(schedule: Schedule, x_t: Tensor, t: int, pred_noise: Tensor) -> Tensor:
-    """x̂0 = (x_t − √(1 − ᾱ_t)·ε̂)/√ᾱ_t: eq. 4 solved for x0 (Ho et al. eq. 15)."""
-    ab = schedule.ab_t[t]
+def predict_x0(schedule: Schedule, x_t: Tensor, t: int | Tensor, pred_noise: Tensor) -> Tensor:
+    """x̂0 = (x_t − √(1 − ᾱ_t)·ε̂)/√ᾱ_t: eq. 4 solved for x0 (Ho et al. eq. 15); one t, or a (B,) tensor of one per row."""
+    ab = _per_sprite(schedule.ab_t[torch.as_tensor(t, device=schedule.ab_t.device)], x_t)
     return (x_t - (1 - ab).sqrt() * pred_noise) / ab.sqrt()
 
 

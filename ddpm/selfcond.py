@@ -6,19 +6,21 @@ only the network's input grows (UNetConfig.self_cond).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import Tensor
 
+from .sampler import predict_x0
 from .schedule import Schedule
-from .unet import ContextUnet, UNetConfig
+from .unet import ContextUnet
 
 SHARE = 0.5  # of training's sprites that get an estimate (the paper's 50 %); the rest zeros, as a sampler's first step
 
 
 def x0_of(schedule: Schedule, x_t: Tensor, t: Tensor, eps: Tensor) -> Tensor:
-    """x̂0 = (x_t − √(1 − ᾱ_t)·ε̂)/√ᾱ_t (Ho et al. eq. 15) with t per row, clipped to the data's [−1, 1]."""
-    ab = schedule.ab_t.to(x_t.device)[t.to(x_t.device)].reshape(-1, 1, 1, 1)
-    return ((x_t - (1 - ab).sqrt() * eps.float()) / ab.sqrt()).clamp(-1, 1)
+    """The estimate the net is fed: x̂0 of each row at its own t (eq. 15), clipped to the data's [−1, 1]."""
+    return predict_x0(schedule, x_t, t, eps.float()).clamp(-1, 1)
 
 
 def training_estimate(model: ContextUnet, schedule: Schedule, x_t: Tensor, t: Tensor, c: Tensor,
@@ -35,7 +37,7 @@ def training_estimate(model: ContextUnet, schedule: Schedule, x_t: Tensor, t: Te
 
 def widen(plain: ContextUnet) -> ContextUnet:
     """The self-conditioned net that computes what `plain` does: its x0 inputs start with zero weights."""
-    net = ContextUnet(UNetConfig(**{**plain.config.__dict__, "self_cond": True})).to(next(plain.parameters()).device)
+    net = ContextUnet(replace(plain.config, self_cond=True)).to(next(plain.parameters()).device)
     state = plain.state_dict()
     w = state["in_conv.weight"]
     state["in_conv.weight"] = torch.cat((w, torch.zeros_like(w)), 1)

@@ -53,6 +53,15 @@ def test_x0_prediction_from_the_true_noise_is_x0():
         assert torch.allclose(predict_x0(s, x_t, t, eps), x0, atol=1e-3)
 
 
+def test_predict_x0_takes_one_t_or_one_per_row():
+    s = Schedule()
+    x_t, eps = torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16)
+    t = torch.tensor([1, 60, 300, 500])
+    per_row = predict_x0(s, x_t, t, eps)
+    for row in range(4):
+        assert torch.allclose(per_row[row], predict_x0(s, x_t[row], int(t[row]), eps[row]), atol=1e-6)
+
+
 def test_sampler_walks_T_steps_in_order_and_adds_no_noise_at_the_end():
     s = Schedule()
     x0 = torch.zeros(2, 3, 16, 16)
