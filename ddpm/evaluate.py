@@ -73,6 +73,12 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_K) -> tuple
     return precision, recall
 
 
+def halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded split of n tiles: the reference half's indices and the other half's, in `rng`'s order."""
+    perm = rng.permutation(n)
+    return perm[: n // 2], perm[n // 2 :]
+
+
 def coverage(real: np.ndarray, fake: np.ndarray, k: int = COVERAGE_K) -> float:
     """Coverage (Naeem et al. 2020, eq. 4): the share of `real` points whose ball to their k-th nearest real
     neighbour holds at least one `fake` point."""
@@ -80,6 +86,12 @@ def coverage(real: np.ndarray, fake: np.ndarray, k: int = COVERAGE_K) -> float:
     radii = _kth_nearest(r, k)
     return torch.cat([(torch.cdist(r[i : i + 1000], f).min(1).values <= radii[i : i + 1000])
                       for i in range(0, len(r), 1000)]).double().mean().item()
+
+
+def manifold(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
+    """Precision, recall and coverage of `fake` features against `real` ones."""
+    precision, recall = precision_recall(real, fake)
+    return {"precision": precision, "recall": recall, "coverage": coverage(real, fake)}
 
 
 def distinct_share(images: np.ndarray, rms: float = DISTINCT_RMS) -> float:
@@ -151,20 +163,17 @@ class Reference:
 def reference(net: FeatureNet, data: Sprites, seed: int = 0) -> Reference:
     """The reference of `data`: its features, a seeded half of them, the other half's indices, its palette."""
     every = features(net, data.images)
-    perm = np.random.default_rng(seed).permutation(len(data))
-    half = len(perm) // 2
-    return Reference(every, every[perm[:half]], perm[half:], palette(data.images))
+    half, held = halves(len(data), np.random.default_rng(seed))
+    return Reference(every, every[half], held, palette(data.images))
 
 
 def score(imgs: np.ndarray, data: Sprites, net: FeatureNet, ref: Reference) -> dict:
     """One sampler line: FID, precision, recall, coverage, distinct share, off-palette share, near-copies and
     diversity of uint8 samples."""
     fake = features(net, imgs)
-    precision, recall = precision_recall(ref.half, fake)
     nearest = nearest_rms(imgs, data.images)
     return {
-        "fid": frechet_distance(fake, ref.every), "precision": precision, "recall": recall,
-        "coverage": coverage(ref.half, fake), "distinct": distinct_share(imgs),
+        "fid": frechet_distance(fake, ref.every), **manifold(ref.half, fake), "distinct": distinct_share(imgs),
         "off_palette": off_palette_share(imgs, ref.colours),
         "near_copy_share": float((nearest < NEAR_COPY_RMS).mean()),
         "pixel_diversity": pixel_diversity(imgs),
@@ -182,20 +191,13 @@ CALIBRATION_SIGMA = 0.1  # Gaussian noise (on [0, 1]) a viewer reads past: must 
 def calibrate(net: FeatureNet, data: Sprites, seed: int = 0) -> dict:
     """Precision, recall and coverage against one half of the real tiles of: the other half, that half with
     palette speckle, and that half with Gaussian noise (issue 32's calibration; weights/README.md)."""
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(len(data))
-    half = len(perm) // 2
-    ref, held = data.images[perm[:half]], data.images[perm[half:]]
-    real = features(net, ref)
+    rng = np.random.default_rng(seed)  # the split is reference()'s; the corruptions draw on after it
+    half, rest = halves(len(data), rng)
+    real, held = features(net, data.images[half]), data.images[rest]
     cases = {"real_half": held,
              f"speckle_{CALIBRATION_SPECKLE:g}": palette_speckle(held, CALIBRATION_SPECKLE, palette(data.images), rng),
              f"gaussian_{CALIBRATION_SIGMA:g}": gaussian_noise(held, CALIBRATION_SIGMA, rng)}
-    out = {}
-    for name, imgs in cases.items():
-        fake = features(net, imgs)
-        precision, recall = precision_recall(real, fake)
-        out[name] = {"precision": precision, "recall": recall, "coverage": coverage(real, fake)}
-    return out
+    return {name: manifold(real, features(net, imgs)) for name, imgs in cases.items()}
 
 
 def evaluate(model: Denoiser, data: Sprites, net: FeatureNet, *, n: int = 1000, seed: int = 0,
@@ -204,10 +206,9 @@ def evaluate(model: Denoiser, data: Sprites, net: FeatureNet, *, n: int = 1000, 
     per classifier-free guidance weight w (0: the plain conditional model)."""
     ref = reference(net, data, seed)
     held = ref.every[ref.held[:n]]  # real tiles in the samples' place: as many, against the same half
-    precision, recall = precision_recall(ref.half, held)
     results: dict = {"n_samples": n, "seed": seed, "real_vs_real": {
-        "fid": frechet_distance(ref.half, ref.every[ref.held]), "precision": precision, "recall": recall,
-        "coverage": coverage(ref.half, held), "n_held": len(held), "distinct": distinct_share(data.images),
+        "fid": frechet_distance(ref.half, ref.every[ref.held]), **manifold(ref.half, held), "n_held": len(held),
+        "distinct": distinct_share(data.images),
         "off_palette": off_palette_share(data.images, ref.colours),
         "class_mix": {name: float((data.labels == i).mean()) for i, name in enumerate(data.classes)}}}
     log(f"{'real_vs_real':16s} " + "  ".join(f"{k} {v:.4g}" for k, v in results["real_vs_real"].items() if k != "class_mix"))
