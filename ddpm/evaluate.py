@@ -79,13 +79,17 @@ def halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return perm[: n // 2], perm[n // 2 :]
 
 
-def coverage(real: np.ndarray, fake: np.ndarray, k: int = COVERAGE_K) -> float:
-    """Coverage (Naeem et al. 2020, eq. 4): the share of `real` points whose ball to their k-th nearest real
-    neighbour holds at least one `fake` point."""
+def covered(real: np.ndarray, fake: np.ndarray, k: int = COVERAGE_K) -> np.ndarray:
+    """Whether each `real` point's ball to its k-th nearest real neighbour holds at least one `fake` point."""
     r, f = torch.from_numpy(real), torch.from_numpy(fake)
     radii = _kth_nearest(r, k)
     return torch.cat([(torch.cdist(r[i : i + 1000], f).min(1).values <= radii[i : i + 1000])
-                      for i in range(0, len(r), 1000)]).double().mean().item()
+                      for i in range(0, len(r), 1000)]).numpy()
+
+
+def coverage(real: np.ndarray, fake: np.ndarray, k: int = COVERAGE_K) -> float:
+    """Coverage (Naeem et al. 2020, eq. 4): the share of `real` points whose ball holds a `fake` point (`covered`)."""
+    return float(covered(real, fake, k).mean())
 
 
 def manifold(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
@@ -109,12 +113,17 @@ def palette(images: np.ndarray) -> np.ndarray:
     return np.unique(images.reshape(-1, 3), axis=0)
 
 
-def off_palette_share(samples: np.ndarray, colours: np.ndarray, levels: int = OFF_PALETTE_LEVELS) -> float:
-    """Share of the samples' pixels farther than `levels` (summed over R, G and B) from every colour of `colours`."""
+def palette_distance(samples: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Each pixel's distance (|ΔR| + |ΔG| + |ΔB|, in 0…255 levels) to its nearest colour of `colours`, flattened."""
     px = torch.from_numpy(samples.reshape(-1, 3).astype(np.int32))
     pal = torch.from_numpy(colours.astype(np.int32))
-    nearest = torch.cat([(px[i : i + 65536, None, :] - pal[None]).abs().sum(2).min(1).values for i in range(0, len(px), 65536)])
-    return float((nearest > levels).double().mean())
+    return torch.cat([(px[i : i + 65536, None, :] - pal[None]).abs().sum(2).min(1).values
+                      for i in range(0, len(px), 65536)]).numpy()
+
+
+def off_palette_share(samples: np.ndarray, colours: np.ndarray, levels: int = OFF_PALETTE_LEVELS) -> float:
+    """Share of the samples' pixels farther than `levels` (summed over R, G and B) from every colour of `colours`."""
+    return float((palette_distance(samples, colours) > levels).mean())
 
 
 def nearest_rms(samples: np.ndarray, train: np.ndarray) -> np.ndarray:
@@ -155,16 +164,20 @@ class Reference:
     first n, as many as the samples (Naeem et al. 2020 compare equal numbers). FID uses every tile."""
 
     every: np.ndarray  # features of every tile (FID)
-    half: np.ndarray  # features of the reference half (precision, recall, coverage)
+    tiles: np.ndarray  # indices of the reference half's tiles, in the seed's order
     held: np.ndarray  # indices of the other half's tiles, in the seed's order
     colours: np.ndarray  # the palette (off-palette share)
 
+    @property
+    def half(self) -> np.ndarray:
+        """Features of the reference half (precision, recall, coverage)."""
+        return self.every[self.tiles]
+
 
 def reference(net: FeatureNet, data: Sprites, seed: int = 0) -> Reference:
-    """The reference of `data`: its features, a seeded half of them, the other half's indices, its palette."""
+    """The reference of `data`: its features, a seeded split into halves, its palette."""
     every = features(net, data.images)
-    half, held = halves(len(data), np.random.default_rng(seed))
-    return Reference(every, every[half], held, palette(data.images))
+    return Reference(every, *halves(len(data), np.random.default_rng(seed)), palette(data.images))
 
 
 def score(imgs: np.ndarray, data: Sprites, net: FeatureNet, ref: Reference) -> dict:

@@ -6,6 +6,7 @@ The samples are kept in --keep (one .npy an arm) and reused when there, so a new
     python scripts/weak_sweep.py --weak weights/sprites.weak.safetensors --omega 2 2.5 --interval 150,350 100,350
     python scripts/weak_sweep.py --weights runs/trial/control.ema0.050.safetensors --weak weights/sprites.weak.safetensors \
         --omega 1.4 --noisy-only --keep runs/trial/control
+    python scripts/weak_sweep.py --weak weights/sprites.weak.safetensors --omega 3 --noisy-only --tile-mix --keep runs/probe
 """
 import argparse
 import json
@@ -15,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from ddpm import load_sprites  # noqa: E402
 from ddpm.checkpoint import DEFAULT_WEIGHTS  # noqa: E402
@@ -41,10 +43,18 @@ def main() -> None:
                    help="lo,hi: the steps t where the weak net is called (ddpm.guidance.AutoGuided)")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--fp32", action="store_true", help="eager-torch fp32 rather than the fast engine")
-    p.add_argument("--eager", action="store_true", help="eager torch at the CPU's precision (a self-conditioned net's engine)")
+    p.add_argument("--eager", action="store_true",
+                   help="eager torch at the CPU's precision (to pair a net with a self-conditioned one, which runs on nothing else)")
     p.add_argument("--keep", default="runs/sweep", help="folder for the samples")
     p.add_argument("--noisy-only", action="store_true", help="only the λ = 1 arm (a trial's quality, not the z = 0 bar)")
+    p.add_argument("--tile-mix", action="store_true",
+                   help="each sprite asks for a class drawn in the tiles' own mix (w = 0, ε̂(c)): the marginal by way of the classes")
     a = p.parse_args()
+    data = load_sprites(DEFAULT_DATA)
+    context = None
+    if a.tile_mix:  # seeded, so that a rerun draws the same classes
+        labels = np.random.default_rng(0).choice(data.labels[data.labels >= 0], a.n)
+        context = torch.nn.functional.one_hot(torch.from_numpy(labels), len(data.classes)).float()
     main = fast_model(a.weights, bf16=False if a.fp32 else None, openvino=not (a.fp32 or a.eager))
     denoiser = SelfConditioned(main) if main.config.self_cond else main
     runs = [(weak_file, omega, span) for weak_file in a.weak for omega in a.omega for span in a.interval]
@@ -53,15 +63,14 @@ def main() -> None:
     for weak_file in a.weak:  # every sample first, so that scoring them waits on nothing
         weak = fast_model(weak_file, main.device, bf16=False if a.fp32 else None, openvino=not (a.fp32 or a.eager))
         for _, omega, span in (run for run in runs if run[0] == weak_file):
-            on = "" if span == (1, 500) else f"_t{span[0]}-{span[1]}"
+            on = ("" if span == (1, 500) else f"_t{span[0]}-{span[1]}") + ("_tilemix" if a.tile_mix else "")
             for arm, scale in arms:
                 path = Path(a.keep) / f"{Path(weak_file).stem}_w{omega:g}{on}_{arm}_n{a.n}.npy"
                 kept[weak_file, omega, span, arm] = path
                 if not path.is_file():
                     path.parent.mkdir(parents=True, exist_ok=True)
                     guided = autoguide(denoiser, weak, omega, span)
-                    np.save(path, draw(guided, "ddpm", a.n, 0, noise_scale=scale, device=main.device))
-    data = load_sprites(DEFAULT_DATA)
+                    np.save(path, draw(guided, "ddpm", a.n, 0, noise_scale=scale, context=context, device=main.device))
     net = load_or_train_feature_net(DEFAULT_FEATURE_NET, data)
     ref = reference(net, data)
     for weak_file, omega, span in runs:
